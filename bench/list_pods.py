@@ -22,7 +22,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox.server import SandboxThread  # noqa: E402
+from sandbox.server import Sandbox, SandboxThread
 
 
 def running_pods(runner: SandboxThread) -> int:
@@ -31,21 +31,22 @@ def running_pods(runner: SandboxThread) -> int:
     return runner.run(lambda: sum(1 for e in store.entries(rt) if e.obj.get("status", {}).get("phase") == "Running"))
 
 
-def get(api_url: str, token: str, path: str) -> tuple[float, bytes]:
-    url = urlsplit(api_url)
+def get(sb: Sandbox, path: str) -> tuple[float, bytes]:
+    url = urlsplit(sb.api_url)
+    token = sb.token
     start = time.perf_counter()
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=120, context=sb.cert.client_context())
     conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     body = conn.getresponse().read()
     conn.close()
     return time.perf_counter() - start, body
 
 
-def paged_list(api_url: str, token: str) -> float:
+def paged_list(sb: Sandbox) -> float:
     """LIST in pages of 500, as kubectl asks for them."""
     total, cont = 0.0, ""
     while True:
-        seconds, body = get(api_url, token, "/api/v1/pods?limit=500" + (f"&continue={quote(cont)}" if cont else ""))
+        seconds, body = get(sb, "/api/v1/pods?limit=500" + (f"&continue={quote(cont)}" if cont else ""))
         total += seconds
         cont = orjson.loads(body)["metadata"].get("continue", "")
         if not cont:
@@ -77,10 +78,10 @@ def main() -> int:
             out = subprocess.run(argv, capture_output=True, check=True)
             kubectl_s.append(time.perf_counter() - start)
             printed = len(out.stdout)
-            seconds, body = get(sb.api_url, sb.token, "/api/v1/pods")
+            seconds, body = get(sb, "/api/v1/pods")
             list_s.append(seconds)
             size = len(body)
-            paged_s.append(paged_list(sb.api_url, sb.token))
+            paged_s.append(paged_list(sb))
         k, r, p = statistics.median(kubectl_s), statistics.median(list_s), statistics.median(paged_s)
         print(f"kubectl get pods -A -o json : {k * 1000:8.0f} ms  ({printed / 1e6:.1f} MB printed)")
         print(f"raw LIST /api/v1/pods       : {r * 1000:8.0f} ms  ({size / 1e6:.1f} MB)")

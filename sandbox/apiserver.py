@@ -10,7 +10,6 @@ import asyncio
 import base64
 import copy
 import hashlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -31,7 +30,7 @@ from sandbox.errors import (
     unsupported_media_type,
 )
 from sandbox.logs import LogBook
-from sandbox.resources import RESOURCES, ResourceType, by_path, groups, in_group_version
+from sandbox.resources import ResourceType, by_path, groups, in_group_version
 from sandbox.selectors import format_label_selector, parse_fields, parse_labels
 from sandbox.store import Entry, Store
 
@@ -53,7 +52,7 @@ PATCH_TYPES = [
     "application/apply-patch+yaml",
     "application/strategic-merge-patch+json",
 ]
-_SCALABLE = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
+_BODY_TYPES = frozenset({"application/json", "application/yaml", "", "application/octet-stream", *PATCH_TYPES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +68,9 @@ class Settings:
     token: str | None = None
     bookmark_interval: float = 5.0  # real seconds between watch bookmarks
     server_address: str = "127.0.0.1:0"
+
+
+API_KEY: web.AppKey[_API] = web.AppKey("api")
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -87,7 +89,7 @@ def make_api_app(store: Store, logs: LogBook, settings: Settings) -> web.Applica
     api = _API(store, logs, settings)
     app = web.Application(client_max_size=MAX_BODY * 4)
     app.router.add_route("*", "/{tail:.*}", api.handle)
-    app["api"] = api
+    app[API_KEY] = api
     return app
 
 
@@ -110,7 +112,7 @@ class _API:
             raise
         except (ConnectionResetError, BrokenPipeError):
             raise
-        except Exception as e:  # noqa: BLE001 — a bug must still answer as a Status, never kill the server
+        except Exception as e:  # a bug must still answer as a Status, never kill the server
             return _status_response(APIError(500, "InternalError", f"Internal error occurred: {type(e).__name__}: {e}"))
 
     async def _route(self, request: web.Request) -> web.StreamResponse:
@@ -173,7 +175,7 @@ class _API:
         q = request.query
         if t.name is None:
             if m == "GET":
-                if q.get("watch") in ("true", "1"):
+                if _bool_param(q, "watch"):
                     return await self._watch(request, t)
                 return self._list(request, t)
             if m == "POST":
@@ -283,9 +285,8 @@ class _API:
             mime = option.split(";")[0].strip()
             if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
                 return f"meta.k8s.io/{params.get('v', 'v1')}"
-            if mime in ("application/json", "*/*", "application/*", "") or mime.startswith("application/json"):
-                if "as" not in params:
-                    return None
+            if (mime in ("*/*", "application/*", "") or mime.startswith("application/json")) and "as" not in params:
+                return None
         return None
 
     def _include_object(self, request: web.Request) -> str:
@@ -350,7 +351,7 @@ class _API:
         rv_param = q.get("resourceVersion", "")
         since = None if rv_param in ("", "0") else _int_param(q, "resourceVersion", 0)
         timeout = _int_param(q, "timeoutSeconds", 0) or None
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        bookmarks = _bool_param(q, "allowWatchBookmarks")
         table = self._wants_table(request)
         include = self._include_object(request) if table else "Object"
         resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
@@ -405,6 +406,9 @@ class _API:
     # --- writing -----------------------------------------------------------------------------
 
     async def _body(self, request: web.Request) -> Any:
+        if request.content_type not in _BODY_TYPES:
+            # protobuf and CBOR bodies: client-go retries in JSON when told 415
+            raise unsupported_media_type(["application/json", "application/yaml"])
         data = bytearray()
         async for chunk in request.content.iter_chunked(65536):
             data += chunk
@@ -526,13 +530,13 @@ class _API:
             manager = request.query.get("fieldManager")
             if not manager:
                 raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
-            force = request.query.get("force") in ("true", "1")
+            force = _bool_param(request.query, "force")
             try:
                 new = patch.apply_patch(cur, applied, t.rt.api_version, t.rt.kind, manager, force, now)
             except patch.ApplyConflict as e:
-                raise APIError(409, "Conflict", str(e), {"causes": [
-                    {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": p}
-                    for m, p in e.conflicts]}) from e
+                raise APIError(409, "Conflict", str(e), {"causes": list(e.causes)}) from e
+            except patch.PatchError as e:
+                raise _patch_error(e) from e
             if cur is None:
                 return _json(self.store.create(t.rt, new, dry_run=dry), 201, self._warnings(warnings))
             new["metadata"].setdefault("resourceVersion", cur["metadata"]["resourceVersion"])
@@ -540,7 +544,10 @@ class _API:
         if cur is None:
             raise not_found(t.rt, t.name or "")
         base = copy.deepcopy(cur)
-        managed = base["metadata"].pop("managedFields", None)
+        managed = None
+        if ctype != "application/json-patch+json":
+            # JSON patches may edit managedFields themselves (kubectl migrates owners that way)
+            managed = base["metadata"].pop("managedFields", None)
         try:
             if ctype == "application/json-patch+json":
                 if not isinstance(body, list):
@@ -554,7 +561,7 @@ class _API:
                 else:
                     new = patch.strategic_merge_patch(base, body, t.rt.api_version, t.rt.kind)
         except patch.PatchError as e:
-            raise APIError(422, "Invalid", str(e)) from e
+            raise _patch_error(e) from e
         if not isinstance(new, dict):
             raise bad_request("the patch does not produce an object")
         new = self._object_body(Target(t.rt, t.namespace, t.name, sub), new)
@@ -686,7 +693,7 @@ class _API:
                 else:
                     new_scale = patch.merge_patch(scale, body)
             except patch.PatchError as e:
-                raise APIError(422, "Invalid", str(e)) from e
+                raise _patch_error(e) from e
         else:
             raise method_not_allowed()
         replicas = (new_scale or {}).get("spec", {}).get("replicas") if isinstance(new_scale, dict) else None
@@ -717,7 +724,7 @@ class _API:
             raise bad_request(f"container {container} is not valid for pod {t.name}")
         if not pod.get("spec", {}).get("nodeName"):
             raise bad_request(f"pod {t.name} does not have a host assigned")
-        previous = q.get("previous") in ("true", "1")
+        previous = _bool_param(q, "previous")
         inst = self.logs.instance(t.namespace or "", t.name or "", container, previous)
         if inst is None:
             if previous:
@@ -733,14 +740,14 @@ class _API:
             cutoff = self.store.clock.now_precise() - timedelta(seconds=since)
             while start < len(lines) and lines[start][0] < cutoff:
                 start += 1
-        stamps = q.get("timestamps") in ("true", "1")
+        stamps = _bool_param(q, "timestamps")
         limit = _int_param(q, "limitBytes", 0)
 
         def fmt(when, line: str) -> bytes:  # type: ignore[no-untyped-def]
             text = (when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z " + line) if stamps else line
             return (text + "\n").encode()
 
-        if q.get("follow") not in ("true", "1"):
+        if not _bool_param(q, "follow"):
             body = b"".join(fmt(w, s) for w, s in lines[start:])
             return web.Response(body=body[:limit] if limit else body, content_type="text/plain")
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -759,6 +766,15 @@ class _API:
         return resp
 
 
+def _patch_error(e: patch.PatchError) -> APIError:
+    """A patch that cannot be applied, answered as the real server answers each kind of failure."""
+    if e.code == 400:
+        return bad_request(str(e))
+    if e.code == 422:
+        return APIError(422, "Invalid", "the server rejected our request due to an error in our request")
+    return APIError(500, "", str(e))
+
+
 def _waiting_reason(pod: dict[str, Any], container: str) -> str:
     for cs in pod.get("status", {}).get("containerStatuses", []) or []:
         if cs.get("name") == container:
@@ -767,6 +783,20 @@ def _waiting_reason(pod: dict[str, Any], container: str) -> str:
                 return "trying and failing to pull image"
             return reason
     return "ContainerCreating"
+
+
+_TRUE = frozenset({"1", "t", "T", "true", "TRUE", "True"})
+_FALSE = frozenset({"0", "f", "F", "false", "FALSE", "False", ""})
+
+
+def _bool_param(q: Any, name: str) -> bool:
+    """A boolean query parameter, spelled any way Go's strconv.ParseBool accepts."""
+    v = q.get(name)
+    if v is None or v in _FALSE:
+        return False
+    if v in _TRUE:
+        return True
+    raise bad_request(f'{name}: Invalid value: "{v}": must be a boolean')
 
 
 def _int_param(q: Any, name: str, default: int) -> int:
@@ -793,5 +823,3 @@ def _decode_continue(token: str) -> tuple[str, str]:
         raise bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from e
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-__all__ = ["make_api_app", "Settings", "RESOURCES"]

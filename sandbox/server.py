@@ -7,6 +7,7 @@ runs one on a background thread for tests and `pitstop --demo`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import math
 import os
@@ -21,7 +22,7 @@ import yaml
 from aiohttp import web
 
 from sandbox import scenario as scenarios
-from sandbox.apiserver import Settings, make_api_app
+from sandbox.apiserver import API_KEY, Settings, make_api_app
 from sandbox.clock import Clock
 from sandbox.controllers.base import Context, Manager
 from sandbox.errors import APIError
@@ -30,6 +31,7 @@ from sandbox.logs import LogBook
 from sandbox.resources import by_kind, by_path
 from sandbox.scenario import NodeSpec, Scenario
 from sandbox.store import Store
+from sandbox.tls import make_serving_cert
 
 T = TypeVar("T")
 CONTEXT = "pitstop-sandbox"
@@ -64,6 +66,7 @@ class Sandbox:
         self.github_token = "ghp_sandbox" + secrets.token_hex(12)
         self.bookmark_interval = bookmark_interval
         self.manager: Manager | None = None
+        self.cert = make_serving_cert(host)
         self._runners: list[web.AppRunner] = []
         self.api_url = self.registry_url = self.github_url = ""
 
@@ -72,9 +75,9 @@ class Sandbox:
     async def start(self) -> None:
         from sandbox.controllers import build as build_controllers
 
-        api_runner = await self._serve(None, self._ports[0])
-        self.api_url = f"http://{self.host}:{_port_of(api_runner)}"
-        api_runner.app["api"].settings = Settings(
+        api_runner = await self._serve(None, self._ports[0], tls=True)
+        self.api_url = f"https://{self.host}:{_port_of(api_runner)}"
+        api_runner.app[API_KEY].settings = Settings(
             token=self.token, bookmark_interval=self.bookmark_interval, server_address=self.api_url.split("//")[1]
         )
         from sandbox.github import make_github_app
@@ -88,12 +91,13 @@ class Sandbox:
         self._seed()
         self.manager.start()
 
-    async def _serve(self, app: web.Application | None, port: int) -> web.AppRunner:
+    async def _serve(self, app: web.Application | None, port: int, tls: bool = False) -> web.AppRunner:
         if app is None:
             app = make_api_app(self.store, self.logs, Settings(token=self.token, bookmark_interval=self.bookmark_interval))
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, port, reuse_address=True)
+        ssl_context = self.cert.server_context() if tls else None
+        site = web.TCPSite(runner, self.host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
         return runner
@@ -154,6 +158,7 @@ class Sandbox:
                     "name": CONTEXT,
                     "cluster": {
                         "server": self.api_url,
+                        "certificate-authority-data": base64.b64encode(self.cert.cert_pem).decode(),
                         "extensions": [
                             {
                                 "name": "pitstop.dev/sandbox",

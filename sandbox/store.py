@@ -9,6 +9,7 @@ between reading and writing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import ipaddress
 import secrets as _random
@@ -23,7 +24,16 @@ import orjson
 
 from sandbox import defaults, validation
 from sandbox.clock import Clock
-from sandbox.errors import APIError, already_exists, conflict, invalid, namespace_not_found, not_found, uid_conflict
+from sandbox.errors import (
+    APIError,
+    already_exists,
+    bad_request,
+    conflict,
+    invalid,
+    namespace_not_found,
+    not_found,
+    uid_conflict,
+)
 from sandbox.resources import RESOURCES, ResourceType, by_kind, by_path
 from sandbox.selectors import FieldSelector, LabelSelector, fields_match, labels_match
 
@@ -55,7 +65,7 @@ class Change:
     old: Entry | None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity-hashed: watchers live in sets
 class _Watcher:
     rt: ResourceType
     namespace: str | None
@@ -152,6 +162,9 @@ class Store:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + random_suffix()
+        problem = validation.decode_error(rt, obj)
+        if problem:
+            raise bad_request(problem)
         causes = validation.validate_create(rt, obj)
         if causes:
             raise invalid(rt, meta.get("name") or meta.get("generateName") or "", causes)
@@ -164,15 +177,11 @@ class Store:
             meta["generation"] = 1
         if rt.kind in _STATUS_RESET_ON_CREATE:
             obj.pop("status", None)
-        if rt.kind == "Pod":
-            obj["status"] = {"phase": "Pending"}
-        if rt.kind == "Namespace":
-            obj["status"] = {"phase": "Active"}
+        if rt.kind in ("Pod", "Namespace"):
+            obj.pop("status", None)  # the server decides a new pod's phase and qosClass
         defaults.apply_defaults(rt, obj)
         if rt.kind == "Service":
             self._allocate_cluster_ip(obj, dry_run)
-        if rt.kind == "Pod" and obj.get("spec", {}).get("containers"):
-            obj["status"]["qosClass"] = _qos_class(obj["spec"])
         causes = validation.validate_create(rt, obj)
         if causes:
             raise invalid(rt, meta["name"], causes)
@@ -229,7 +238,10 @@ class Store:
                     new["status"] = copy.deepcopy(old["status"])
                 else:
                     new.pop("status", None)
-            defaults.apply_defaults(rt, new)
+            problem = validation.decode_error(rt, new)
+            if problem:
+                raise bad_request(problem)
+            defaults.apply_defaults(rt, new, create=False)
             if rt.kind == "Service":
                 new.setdefault("spec", {})
                 for k in ("clusterIP", "clusterIPs"):
@@ -304,10 +316,8 @@ class Store:
                     ),
                 )
             else:
-                try:
+                with contextlib.suppress(APIError):  # already removed by another owner's cascade
                     self.delete(child_rt, cmeta.get("namespace", ""), cmeta["name"], propagation=propagation)
-                except APIError:
-                    pass  # already removed by another owner's cascade
         self._children.pop(uid, None)
         return gone
 
@@ -474,22 +484,6 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     am = {k: v for k, v in a["metadata"].items() if k not in strip}
     bm = {k: v for k, v in b["metadata"].items() if k not in strip}
     return am == bm and _spec_of(a) == _spec_of(b) and a.get("status") == b.get("status")
-
-
-def _qos_class(spec: dict[str, Any]) -> str:
-    containers = spec.get("containers", []) + spec.get("initContainers", [])
-    any_set, all_guaranteed = False, True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            any_set = True
-        for r in ("cpu", "memory"):
-            if r not in lim or (r in req and str(req[r]) != str(lim[r])):
-                all_guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if all_guaranteed else "Burstable"
 
 
 _NAMESPACE = by_path("", "v1", "namespaces")  # type: ignore[assignment]

@@ -7,6 +7,7 @@ difference, and may ask to be called again later on the fast clock (`requeue_aft
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
 from collections.abc import Iterable
@@ -83,7 +84,7 @@ class Manager:
         for c in self.controllers:
             try:
                 c.on_change(type_, rt, obj, old)
-            except Exception:  # noqa: BLE001 — a controller bug must not break the API write that triggered it
+            except Exception:
                 self._report(c, traceback.format_exc())
 
     def enqueue(self, c: Controller, key: Key) -> None:
@@ -118,10 +119,8 @@ class Manager:
         self._timers.clear()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         done = 0
@@ -132,7 +131,7 @@ class Manager:
                 continue
             try:
                 c.reconcile(k[1])
-            except Exception:  # noqa: BLE001 — keep the cluster running; the bug is recorded and logged
+            except Exception:
                 self._report(c, traceback.format_exc())
             done += 1
             if done % 20 == 0:

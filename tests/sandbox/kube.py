@@ -43,7 +43,7 @@ def request(
 ) -> tuple[int, Any]:
     """One raw HTTP request to the sandbox API; returns (status, parsed JSON or text)."""
     url = urlsplit(rs.sb.api_url)
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=30, context=rs.sb.cert.client_context())
     h = {"Content-Type": content_type, **(headers or {})}
     if token:
         h["Authorization"] = f"Bearer {rs.sb.token}"

@@ -32,10 +32,10 @@ def test_malformed_yaml_is_400(rs):
 
 
 def test_unknown_resource_is_404(rs):
-    code, body = request(rs, "GET", "/api/v1/namespaces/default/widgets")
+    _, body = request(rs, "GET", "/api/v1/namespaces/default/widgets")
     assert_status(body, 404, "NotFound")
     assert body["message"] == "the server could not find the requested resource"
-    code, body = request(rs, "GET", "/apis/apps/v1/namespaces/default/deployments/nope")
+    _code, body = request(rs, "GET", "/apis/apps/v1/namespaces/default/deployments/nope")
     assert_status(body, 404, "NotFound")
     assert body["message"] == 'deployments.apps "nope" not found'
     assert body["details"] == {"name": "nope", "group": "apps", "kind": "deployments"}
@@ -43,7 +43,7 @@ def test_unknown_resource_is_404(rs):
 
 def test_invalid_name_is_422_with_the_rfc1123_message(rs):
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}
-    code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", orjson.dumps(obj))
+    _code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", orjson.dumps(obj))
     assert_status(body, 422, "Invalid")
     assert body["message"] == (
         'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain '
@@ -72,29 +72,29 @@ def test_job_template_change_is_422_field_is_immutable(rs):
 
 def test_oversized_body_is_413(rs):
     big = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"' + b"x" * (4 * 1024 * 1024) + b'"}}'
-    code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", big)
+    _code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", big)
     assert_status(body, 413, "RequestEntityTooLarge")
 
 
 def test_unsupported_patch_type_is_415(rs):
-    code, body = request(rs, "PATCH", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt", b"{}", "text/plain")
+    _code, body = request(rs, "PATCH", "/api/v1/namespaces/default/configmaps/kube-root-ca.crt", b"{}", "text/plain")
     assert_status(body, 415, "UnsupportedMediaType")
     assert "application/strategic-merge-patch+json" in body["message"]
 
 
 def test_missing_token_is_401(rs):
-    code, body = request(rs, "GET", "/api/v1/pods", token=False)
+    _code, body = request(rs, "GET", "/api/v1/pods", token=False)
     assert_status(body, 401, "Unauthorized")
 
 
 def test_method_not_allowed_is_405(rs):
-    code, body = request(rs, "PUT", "/api/v1/namespaces/default/configmaps", b"{}")
+    _code, body = request(rs, "PUT", "/api/v1/namespaces/default/configmaps", b"{}")
     assert_status(body, 405, "MethodNotAllowed")
 
 
 def test_create_in_missing_namespace_is_404(rs):
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
-    code, body = request(rs, "POST", "/api/v1/namespaces/nowhere/configmaps", orjson.dumps(obj))
+    _code, body = request(rs, "POST", "/api/v1/namespaces/nowhere/configmaps", orjson.dumps(obj))
     assert_status(body, 404, "NotFound")
     assert body["message"] == 'namespaces "nowhere" not found'
 
@@ -102,6 +102,6 @@ def test_create_in_missing_namespace_is_404(rs):
 def test_duplicate_is_409_already_exists(rs):
     obj = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "twice"}})
     assert request(rs, "POST", "/api/v1/namespaces/default/configmaps", obj)[0] == 201
-    code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", obj)
+    _code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", obj)
     assert_status(body, 409, "AlreadyExists")
     assert body["message"] == 'configmaps "twice" already exists'

@@ -81,20 +81,14 @@ def test_stale_resource_version_is_409_conflict(empty_sandbox):
 
 
 def test_patch_with_resource_version_precondition(empty_sandbox):
-    apps = client.AppsV1Api(api(empty_sandbox))
-    dep = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "api"}},
-                 "template": {"metadata": {"labels": {"app": "api"}},
-                              "spec": {"containers": [{"name": "api", "image": "nginx:1.27"}]}}},
-    }
-    created = apps.create_namespaced_deployment("default", dep)
-    rv = created.metadata.resource_version
-    patched = apps.patch_namespaced_deployment("api", "default", {"metadata": {"resourceVersion": rv}, "spec": {"replicas": 2}})
-    assert patched.spec.replicas == 2
+    core = client.CoreV1Api(api(empty_sandbox))
+    rv = core.create_namespaced_config_map("default", configmap("guarded")).metadata.resource_version
+    patched = core.patch_namespaced_config_map("guarded", "default", {"metadata": {"resourceVersion": rv}, "data": {"k": "2"}})
+    assert patched.data == {"k": "2"}
     with pytest.raises(ApiException) as exc:
-        apps.patch_namespaced_deployment("api", "default", {"metadata": {"resourceVersion": rv}, "spec": {"replicas": 3}})
+        core.patch_namespaced_config_map("guarded", "default", {"metadata": {"resourceVersion": rv}, "data": {"k": "3"}})
     assert exc.value.status == 409
+    assert core.read_namespaced_config_map("guarded", "default").data == {"k": "2"}
 
 
 def test_dry_run_stores_nothing(empty_sandbox):
