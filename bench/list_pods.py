@@ -69,8 +69,18 @@ def main() -> int:
             time.sleep(0.5)
         print(f"{args.pods} pods Running {time.perf_counter() - t0:.1f}s after start")
         kubeconfig = sb.write_kubeconfig(Path(tmp) / "kubeconfig")
-        argv = ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(Path(tmp) / "cache"),
-                "get", "pods", "-A", "-o", "json"]
+        argv = [
+            "kubectl",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--cache-dir",
+            str(Path(tmp) / "cache"),
+            "get",
+            "pods",
+            "-A",
+            "-o",
+            "json",
+        ]
         kubectl_s, list_s, paged_s = [], [], []
         size = printed = 0
         for _ in range(args.runs):

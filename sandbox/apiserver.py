@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,7 +31,7 @@ from sandbox.errors import (
 from sandbox.logs import LogBook
 from sandbox.resources import ResourceType, by_path, groups, in_group_version
 from sandbox.selectors import format_label_selector, parse_fields, parse_labels
-from sandbox.store import Entry, Store
+from sandbox.store import Entry, Store, clone
 
 MAX_BODY = 3 * 1024 * 1024  # the real apiserver's request body limit
 VERSION = {
@@ -301,8 +300,13 @@ class _API:
             raise not_found(t.rt, t.name or "")
         table = self._wants_table(request)
         if table:
-            out = tables.table(t.rt, [e.obj], self._now(), include_object=self._include_object(request),
-                               resource_version=e.obj["metadata"]["resourceVersion"])
+            out = tables.table(
+                t.rt,
+                [e.obj],
+                self._now(),
+                include_object=self._include_object(request),
+                resource_version=e.obj["metadata"]["resourceVersion"],
+            )
             out["apiVersion"] = table
             return _json(out)
         return _raw(e.raw)
@@ -331,9 +335,15 @@ class _API:
             page.append(e)
         table = self._wants_table(request)
         if table:
-            out = tables.table(t.rt, [e.obj for e in page], self._now(), include_object=self._include_object(request),
-                               resource_version=rv, continue_token=cont,
-                               remaining=remaining if not (labels or fields) else None)
+            out = tables.table(
+                t.rt,
+                [e.obj for e in page],
+                self._now(),
+                include_object=self._include_object(request),
+                resource_version=rv,
+                continue_token=cont,
+                remaining=remaining if not (labels or fields) else None,
+            )
             out["apiVersion"] = table
             return _json(out)
         meta: dict[str, Any] = {"resourceVersion": rv}
@@ -382,15 +392,24 @@ class _API:
                     break
                 if ev is None:
                     if bookmarks and loop.time() >= next_bookmark and stream.idle:
-                        mark = {"kind": t.rt.kind, "apiVersion": t.rt.api_version,
-                                "metadata": {"resourceVersion": str(self.store.rv)}}
+                        mark = {
+                            "kind": t.rt.kind,
+                            "apiVersion": t.rt.api_version,
+                            "metadata": {"resourceVersion": str(self.store.rv)},
+                        }
                         await resp.write(b'{"type":"BOOKMARK","object":' + orjson.dumps(mark) + b"}\n")
                         next_bookmark = loop.time() + interval
                     continue
                 kind, entry = ev
                 if table:
-                    tab = tables.table(t.rt, [entry.obj], self._now(), include_object=include,
-                                       resource_version=entry.obj["metadata"]["resourceVersion"], with_columns=first)
+                    tab = tables.table(
+                        t.rt,
+                        [entry.obj],
+                        self._now(),
+                        include_object=include,
+                        resource_version=entry.obj["metadata"]["resourceVersion"],
+                        with_columns=first,
+                    )
                     tab["apiVersion"] = table
                     first = False
                     body = orjson.dumps(tab)
@@ -419,16 +438,25 @@ class _API:
             raise bad_request("the body of the request was empty")
         try:
             if ctype in ("application/yaml", "application/apply-patch+yaml"):
-                return yaml.safe_load(bytes(data))
+                # through JSON once: YAML dates become strings and values JSON cannot hold are refused here
+                return orjson.loads(orjson.dumps(yaml.safe_load(bytes(data)), default=_yaml_scalar))
             return orjson.loads(bytes(data))
-        except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        except (
+            orjson.JSONDecodeError,
+            orjson.JSONEncodeError,
+            yaml.YAMLError,
+            UnicodeDecodeError,
+            ValueError,
+            RecursionError,
+            TypeError,
+        ) as e:
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise bad_request(f"couldn't get version/kind; json parse error: {first}") from e
 
     def _object_body(self, t: Target, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise bad_request(
-                f"{t.rt.kind} in version \"{t.rt.version}\" cannot be handled as a {t.rt.kind}: "
+                f'{t.rt.kind} in version "{t.rt.version}" cannot be handled as a {t.rt.kind}: '
                 "json: cannot unmarshal non-object into Go value of type struct"
             )
         api_version, kind = body.get("apiVersion"), body.get("kind")
@@ -440,11 +468,13 @@ class _API:
             raise bad_request(f"the kind in the data ({kind}) does not match the expected kind ({t.rt.kind})")
         problems = schema.type_errors(body, t.rt.api_version, t.rt.kind)
         if problems:
-            raise bad_request(f'{t.rt.kind} in version "{t.rt.version}" cannot be handled as a {t.rt.kind}: {problems[0]}')
+            raise bad_request(
+                f'{t.rt.kind} in version "{t.rt.version}" cannot be handled as a {t.rt.kind}: {problems[0]}'
+            )
         meta = body.get("metadata") or {}
         if t.rt.namespaced and t.namespace is not None and meta.get("namespace") not in (None, "", t.namespace):
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
-        body = copy.deepcopy(body)
+        body = clone(body)
         if t.rt.namespaced and t.namespace is not None:
             body.setdefault("metadata", {})["namespace"] = t.namespace
         return body
@@ -458,8 +488,10 @@ class _API:
         unknown = schema.unknown_fields(obj, t.rt.api_version, t.rt.kind)
         if unknown and mode == "Strict":
             detail = ", ".join(f'unknown field "{u}"' for u in unknown)
-            raise bad_request(f'{t.rt.kind} in version "{t.rt.version}" cannot be handled as a {t.rt.kind}: '
-                              f"strict decoding error: {detail}")
+            raise bad_request(
+                f'{t.rt.kind} in version "{t.rt.version}" cannot be handled as a {t.rt.kind}: '
+                f"strict decoding error: {detail}"
+            )
         return [f'unknown field "{u}"' for u in unknown]
 
     @staticmethod
@@ -489,7 +521,9 @@ class _API:
         warnings = self._field_validation(request, t, body)
         body.get("metadata", {}).pop("managedFields", None)
         now = self.store.clock.micro_stamp()
-        body = patch.record_update(None, body, t.rt.api_version, t.rt.kind, self._manager(request, "unknown"), now, None)
+        body = patch.record_update(
+            None, body, t.rt.api_version, t.rt.kind, self._manager(request, "unknown"), now, None
+        )
         obj = self.store.create(t.rt, body, dry_run=self._dry_run(request))
         return _json(obj, 201, self._warnings(warnings))
 
@@ -504,7 +538,7 @@ class _API:
         if cur is None:
             raise not_found(t.rt, t.name or "")
         meta.pop("managedFields", None)
-        meta["managedFields"] = copy.deepcopy(cur["metadata"].get("managedFields", []))
+        meta["managedFields"] = clone(cur["metadata"].get("managedFields", []))
         now = self.store.clock.micro_stamp()
         body = patch.record_update(cur, body, t.rt.api_version, t.rt.kind, self._manager(request, "unknown"), now, sub)
         obj = self.store.update(t.rt, body, subresource=sub, dry_run=self._dry_run(request))
@@ -543,7 +577,7 @@ class _API:
             return _json(self.store.update(t.rt, new, dry_run=dry), 200, self._warnings(warnings))
         if cur is None:
             raise not_found(t.rt, t.name or "")
-        base = copy.deepcopy(cur)
+        base = clone(cur)
         managed = None
         if ctype != "application/json-patch+json":
             # JSON patches may edit managedFields themselves (kubectl migrates owners that way)
@@ -631,12 +665,25 @@ class _API:
         for obj in victims:
             meta = obj["metadata"]
             try:
-                out.append(self.store.delete(t.rt, meta.get("namespace", ""), meta["name"],
-                                             propagation=opts["propagationPolicy"], dry_run=bool(opts.get("dryRun"))))
+                out.append(
+                    self.store.delete(
+                        t.rt,
+                        meta.get("namespace", ""),
+                        meta["name"],
+                        propagation=opts["propagationPolicy"],
+                        dry_run=bool(opts.get("dryRun")),
+                    )
+                )
             except APIError:
                 continue  # removed meanwhile by a cascade
-        return _json({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
-                      "metadata": {"resourceVersion": str(self.store.rv)}, "items": out})
+        return _json(
+            {
+                "kind": t.rt.list_kind,
+                "apiVersion": t.rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+                "items": out,
+            }
+        )
 
     # --- subresources ------------------------------------------------------------------------
 
@@ -665,7 +712,9 @@ class _API:
         return {
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
-            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+            "metadata": {
+                k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta
+            },
             "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
             "status": {
                 "replicas": obj.get("status", {}).get("replicas", 0),
@@ -698,10 +747,14 @@ class _API:
             raise method_not_allowed()
         replicas = (new_scale or {}).get("spec", {}).get("replicas") if isinstance(new_scale, dict) else None
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise APIError(422, "Invalid", f'Scale.autoscaling "{t.name}" is invalid: spec.replicas: Invalid value: '
-                           f"{replicas}: must be greater than or equal to 0")
+            raise APIError(
+                422,
+                "Invalid",
+                f'Scale.autoscaling "{t.name}" is invalid: spec.replicas: Invalid value: '
+                f"{replicas}: must be greater than or equal to 0",
+            )
         want_rv = (new_scale.get("metadata") or {}).get("resourceVersion")
-        new = copy.deepcopy(cur)
+        new = clone(cur)
         new["spec"]["replicas"] = replicas
         if want_rv:
             new["metadata"]["resourceVersion"] = want_rv
@@ -717,7 +770,9 @@ class _API:
         container = q.get("container")
         if not container:
             if len(names) != 1:
-                raise bad_request(f"a container name must be specified for pod {t.name}, choose one of: [{' '.join(names)}]")
+                raise bad_request(
+                    f"a container name must be specified for pod {t.name}, choose one of: [{' '.join(names)}]"
+                )
             container = names[0]
         init = [c["name"] for c in pod.get("spec", {}).get("initContainers", [])]
         if container not in names and container not in init:
@@ -729,7 +784,9 @@ class _API:
         if inst is None:
             if previous:
                 raise bad_request(f'previous terminated container "{container}" in pod "{t.name}" not found')
-            raise bad_request(f'container "{container}" in pod "{t.name}" is waiting to start: {_waiting_reason(pod, container)}')
+            raise bad_request(
+                f'container "{container}" in pod "{t.name}" is waiting to start: {_waiting_reason(pod, container)}'
+            )
         lines = inst.lines
         start = 0
         tail = _int_param(q, "tailLines", -1)
@@ -764,6 +821,13 @@ class _API:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         return resp
+
+
+def _yaml_scalar(value: Any) -> str:
+    """YAML scalars JSON has no type for (dates, times) travel as their text, as Go's YAML-to-JSON does."""
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    raise TypeError(f"cannot represent {type(value).__name__} in JSON")
 
 
 def _patch_error(e: patch.PatchError) -> APIError:
@@ -820,6 +884,6 @@ def _decode_continue(token: str) -> tuple[str, str]:
         ns, name = data["start"]
         return str(ns), str(name)
     except (ValueError, KeyError, TypeError) as e:
-        raise bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from e
-
-
+        raise bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+        ) from e

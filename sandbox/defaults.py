@@ -462,8 +462,14 @@ def _default_secret(obj: Obj, create: bool) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
+DEFAULT_STORAGE_CLASS = "standard-rwo"  # what GKE marks as the default class
+
+
 def _default_pvc(obj: Obj, create: bool) -> None:
-    _default_pvc_spec(_child(obj, "spec"))
+    spec = _child(obj, "spec")
+    if create and "storageClassName" not in spec:
+        spec["storageClassName"] = DEFAULT_STORAGE_CLASS  # the DefaultStorageClass admission plugin
+    _default_pvc_spec(spec)
     _setdefault(_child(obj, "status"), "phase", "Pending")
 
 

@@ -48,11 +48,24 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",)),
     ResourceType("", "v1", "Secret", "secrets", "secret", True),
-    ResourceType("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", True, ("pvc",), ("status",)),
+    ResourceType(
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        True,
+        ("pvc",),
+        ("status",),
+    ),
     ResourceType("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",)),
-    ResourceType("apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("status", "scale"), ("all",)),
+    ResourceType(
+        "apps", "v1", "Deployment", "deployments", "deployment", True, ("deploy",), ("status", "scale"), ("all",)
+    ),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", "replicaset", True, ("rs",), ("status", "scale"), ("all",)),
-    ResourceType("apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("status", "scale"), ("all",)),
+    ResourceType(
+        "apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",), ("status", "scale"), ("all",)
+    ),
     ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("status",), ("all",)),
     ResourceType("batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("status",), ("all",)),
 )

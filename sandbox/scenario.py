@@ -107,7 +107,10 @@ def _parse(doc: dict[str, Any], path: Path) -> Scenario:
         NodeSpec(
             name=str(n["name"]),
             labels={str(k): str(v) for k, v in (n.get("labels") or {}).items()},
-            allocatable={str(k): str(v) for k, v in (n.get("allocatable") or {"cpu": "4", "memory": "16Gi", "pods": "110"}).items()},
+            allocatable={
+                str(k): str(v)
+                for k, v in (n.get("allocatable") or {"cpu": "4", "memory": "16Gi", "pods": "110"}).items()
+            },
             taints=tuple(dict(t) for t in (n.get("taints") or ())),
             ready=bool(n.get("ready", True)),
         )

@@ -182,7 +182,7 @@ def parse_fields(plural: str, selector: str) -> FieldSelector:
         key, op, value = m.groups()
         getter = known.get(key)
         if getter is None:
-            raise APIError(400, "BadRequest", f'field label not supported: {key}')
+            raise APIError(400, "BadRequest", f"field label not supported: {key}")
         out.append((getter, op == "!=", value))
     return tuple(out)
 

@@ -85,7 +85,9 @@ class Sandbox:
 
         reg_runner = await self._serve(make_registry_app(self.scenario.registries, self.clock), self._ports[1])
         self.registry_url = f"http://{self.host}:{_port_of(reg_runner)}"
-        gh_runner = await self._serve(make_github_app(self.scenario.github, self.clock, self.github_token), self._ports[2])
+        gh_runner = await self._serve(
+            make_github_app(self.scenario.github, self.clock, self.github_token), self._ports[2]
+        )
         self.github_url = f"http://{self.host}:{_port_of(gh_runner)}"
         self.manager = Manager(self.ctx, build_controllers(self.ctx))
         self._seed()
@@ -93,7 +95,9 @@ class Sandbox:
 
     async def _serve(self, app: web.Application | None, port: int, tls: bool = False) -> web.AppRunner:
         if app is None:
-            app = make_api_app(self.store, self.logs, Settings(token=self.token, bookmark_interval=self.bookmark_interval))
+            app = make_api_app(
+                self.store, self.logs, Settings(token=self.token, bookmark_interval=self.bookmark_interval)
+            )
         runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await runner.setup()
         ssl_context = self.cert.server_context() if tls else None
@@ -224,7 +228,10 @@ def _node(spec: NodeSpec, index: int) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Node",
         "metadata": {"name": spec.name, "labels": labels},
-        "spec": {"podCIDR": f"10.{64 + index // 250}.{index % 250}.0/24", **({"taints": list(spec.taints)} if spec.taints else {})},
+        "spec": {
+            "podCIDR": f"10.{64 + index // 250}.{index % 250}.0/24",
+            **({"taints": list(spec.taints)} if spec.taints else {}),
+        },
         "status": {
             "capacity": capacity,
             "allocatable": dict(spec.allocatable),

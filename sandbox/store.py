@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import ipaddress
 import secrets as _random
 import string
@@ -41,8 +40,13 @@ Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped kind
 Listener = Callable[[str, ResourceType, dict[str, Any], dict[str, Any] | None], None]
 
 _GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "Job", "CronJob"})
-_STATUS_RESET_ON_CREATE = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "Job", "CronJob", "Service", "PersistentVolumeClaim"})
-_NAME_SUFFIX = string.ascii_lowercase.replace("a", "").replace("e", "").replace("i", "").replace("o", "").replace("u", "") + "256789"
+_STATUS_RESET_ON_CREATE = frozenset(
+    {"Deployment", "ReplicaSet", "StatefulSet", "Job", "CronJob", "Service", "PersistentVolumeClaim"}
+)
+_NAME_SUFFIX = (
+    string.ascii_lowercase.replace("a", "").replace("e", "").replace("i", "").replace("o", "").replace("u", "")
+    + "256789"
+)
 
 
 def random_suffix(n: int = 5) -> str:
@@ -74,6 +78,11 @@ class _Watcher:
 
 def dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
+
+
+def clone(obj: Any) -> Any:
+    """A deep copy of a JSON value; several times faster than copy.deepcopy on API objects."""
+    return orjson.loads(orjson.dumps(obj))
 
 
 class Store:
@@ -148,7 +157,7 @@ class Store:
     def create(
         self, rt: ResourceType, obj: dict[str, Any], *, dry_run: bool = False, creation_timestamp: str | None = None
     ) -> dict[str, Any]:
-        obj = copy.deepcopy(obj)
+        obj = clone(obj)
         meta = obj.setdefault("metadata", {})
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         for k in ("resourceVersion", "uid", "creationTimestamp", "deletionTimestamp", "selfLink"):
@@ -212,16 +221,27 @@ class Store:
         want_uid = meta.get("uid")
         if want_uid and want_uid != old["metadata"]["uid"]:
             raise uid_conflict(rt, name, want_uid, old["metadata"]["uid"])
-        new = copy.deepcopy(obj)
+        new = clone(obj)
         new["apiVersion"], new["kind"] = rt.api_version, rt.kind
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            merged = clone(old)
             merged["status"] = new.get("status", {})
             new = merged
         elif subresource == "binding":
-            # the scheduler's bind: only spec.nodeName changes (pod validation forbids it elsewhere)
-            merged = copy.deepcopy(old)
+            # pods/binding: spec.nodeName and PodScheduled=True in one write, as the real registry does
+            merged = clone(old)
             merged["spec"]["nodeName"] = new.get("spec", {}).get("nodeName")
+            status = merged.setdefault("status", {})
+            conds = [c for c in status.get("conditions", []) if c.get("type") != "PodScheduled"]
+            conds.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": self.clock.stamp(),
+                }
+            )
+            status["conditions"] = conds
             new = merged
         else:
             nm = new.setdefault("metadata", {})
@@ -235,7 +255,7 @@ class Store:
                 nm["namespace"] = ns
             if "status" in rt.subresources and rt.kind not in ("Node",):
                 if "status" in old:
-                    new["status"] = copy.deepcopy(old["status"])
+                    new["status"] = clone(old["status"])
                 else:
                     new.pop("status", None)
             problem = validation.decode_error(rt, new)
@@ -272,7 +292,7 @@ class Store:
         cur = self.get(rt, namespace, name)
         if cur is None:
             return None
-        new = copy.deepcopy(cur)
+        new = clone(cur)
         change(new)
         return self.update(rt, new, subresource=subresource)
 
@@ -323,7 +343,7 @@ class Store:
 
     def _delete_one(self, rt: ResourceType, key: Key) -> dict[str, Any]:
         cur = self._data[rt][key]
-        obj = copy.deepcopy(cur.obj)
+        obj = clone(cur.obj)
         return self._commit(rt, "DELETED", key, obj, cur).obj
 
     def _commit(self, rt: ResourceType, type_: str, key: Key, obj: dict[str, Any], old: Entry | None) -> Entry:

@@ -44,7 +44,10 @@ def _serve(scenario_name: str, port: int, kubeconfig: Path | None, pods: int, sp
     from sandbox.workspace import copy_repo, state_dir
 
     if pods < 0 or not (0 <= port <= 65535) or speed <= 0:
-        print("pitstop: --pods, --port and --clock-speed must be non-negative numbers (port up to 65535).", file=sys.stderr)
+        print(
+            "pitstop: --pods, --port and --clock-speed must be non-negative numbers (port up to 65535).",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         scenario = scenarios.load(scenario_name)
@@ -55,7 +58,10 @@ def _serve(scenario_name: str, port: int, kubeconfig: Path | None, pods: int, sp
     try:
         return asyncio.run(_run(scenario, port, path, pods, speed, copy_repo))
     except OSError as e:
-        print(f"pitstop: could not start the sandbox ({e.strerror or e}); pick another --port or free this one.", file=sys.stderr)
+        print(
+            f"pitstop: could not start the sandbox ({e.strerror or e}); pick another --port or free this one.",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     except scenarios.ScenarioError as e:
         print(f"pitstop: {e}", file=sys.stderr)

@@ -22,7 +22,9 @@ class Kubectl:
     def argv(self, *args: str) -> list[str]:
         return ["kubectl", "--kubeconfig", str(self.rs.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
 
-    def __call__(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(self.argv(*args), input=input, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

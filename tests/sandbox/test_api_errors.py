@@ -26,7 +26,9 @@ def test_malformed_json_is_400(rs):
 
 
 def test_malformed_yaml_is_400(rs):
-    code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", b"metadata: [unclosed", "application/yaml")
+    code, body = request(
+        rs, "POST", "/api/v1/namespaces/default/configmaps", b"metadata: [unclosed", "application/yaml"
+    )
     assert code == 400
     assert_status(body, 400, "BadRequest")
 
@@ -56,22 +58,34 @@ def test_invalid_name_is_422_with_the_rfc1123_message(rs):
 
 def test_job_template_change_is_422_field_is_immutable(rs):
     job = {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
-        "spec": {"template": {"spec": {"restartPolicy": "Never",
-                                       "containers": [{"name": "c", "image": "busybox:1.36"}]}}},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "once"},
+        "spec": {
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}}
+        },
     }
     code, _ = request(rs, "POST", "/apis/batch/v1/namespaces/default/jobs", orjson.dumps(job))
     assert code == 201
     patch = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:1.37"}]}}}}
-    code, body = request(rs, "PATCH", "/apis/batch/v1/namespaces/default/jobs/once", orjson.dumps(patch),
-                         "application/strategic-merge-patch+json")
+    code, body = request(
+        rs,
+        "PATCH",
+        "/apis/batch/v1/namespaces/default/jobs/once",
+        orjson.dumps(patch),
+        "application/strategic-merge-patch+json",
+    )
     assert_status(body, 422, "Invalid")
     assert body["message"].startswith('Job.batch "once" is invalid: spec.template: Invalid value: ')
     assert body["message"].endswith(": field is immutable")
 
 
 def test_oversized_body_is_413(rs):
-    big = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"' + b"x" * (4 * 1024 * 1024) + b'"}}'
+    big = (
+        b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":"'
+        + b"x" * (4 * 1024 * 1024)
+        + b'"}}'
+    )
     _code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", big)
     assert_status(body, 413, "RequestEntityTooLarge")
 

@@ -17,7 +17,11 @@ def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     return subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "sandbox", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[2],
     )
 
 
@@ -40,15 +44,36 @@ def test_sandbox_command_serves_until_ctrl_c(tmp_path):
     try:
         banner = read_until(proc, "Press Ctrl-C to stop.")
         assert "scenario 'demo' is running" in banner
-        for label in ("API server   https://127.0.0.1:", "registries   http://127.0.0.1:", "GitHub API   http://127.0.0.1:",
-                      f"kubeconfig   {kubeconfig}  (context pitstop-sandbox)", "repository   "):
+        for label in (
+            "API server   https://127.0.0.1:",
+            "registries   http://127.0.0.1:",
+            "GitHub API   http://127.0.0.1:",
+            f"kubeconfig   {kubeconfig}  (context pitstop-sandbox)",
+            "repository   ",
+        ):
             assert label in banner, label
-        repo = Path(next(line.split("repository", 1)[1].strip() for line in banner.splitlines() if "repository" in line))
+        repo = Path(
+            next(line.split("repository", 1)[1].strip() for line in banner.splitlines() if "repository" in line)
+        )
         assert (repo / "k8s" / "staging" / "migration-job.yaml").is_file() and (repo / ".git").is_dir()
         config = yaml.safe_load(kubeconfig.read_text())
         assert config["current-context"] == "pitstop-sandbox"
-        nodes = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "c"), "get", "nodes",
-                                "-o", "name"], capture_output=True, text=True, timeout=60)
+        nodes = subprocess.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "get",
+                "nodes",
+                "-o",
+                "name",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert len(nodes.stdout.split()) == 3 and all(n.startswith("node/") for n in nodes.stdout.split()), nodes
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=30)
@@ -63,7 +88,7 @@ def test_sandbox_command_serves_until_ctrl_c(tmp_path):
 
 def test_unknown_scenario_is_one_clear_sentence_and_exit_2(tmp_path):
     proc = start(tmp_path, "--scenario", "no-such-drill")
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert err.strip().startswith("pitstop: scenario 'no-such-drill' not found at ")
     assert err.strip().endswith("use one of demo, empty or a path to a YAML file")

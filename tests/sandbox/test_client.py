@@ -40,8 +40,9 @@ def test_watch_from_resource_version_gets_changes_and_bookmarks(sandbox_factory)
     core.patch_namespaced_config_map("watched", "default", {"data": {"k": "2"}})
     seen, bookmarks = [], 0
     w = watch.Watch()
-    for ev in w.stream(core.list_namespaced_config_map, "default", resource_version=rv,
-                       allow_watch_bookmarks=True, timeout_seconds=5):
+    for ev in w.stream(
+        core.list_namespaced_config_map, "default", resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=5
+    ):
         if ev["type"] == "BOOKMARK":
             bookmarks += 1
             assert int(ev["raw_object"]["metadata"]["resourceVersion"]) >= int(rv)
@@ -60,7 +61,9 @@ def test_watch_from_a_compacted_version_is_410_gone(sandbox_factory):
     for i in range(30):
         core.create_namespaced_config_map("default", configmap(f"churn-{i}"))
     with pytest.raises(ApiException) as exc:
-        for _ in watch.Watch().stream(core.list_namespaced_config_map, "default", resource_version=old, timeout_seconds=2):
+        for _ in watch.Watch().stream(
+            core.list_namespaced_config_map, "default", resource_version=old, timeout_seconds=2
+        ):
             pass
     assert exc.value.status == 410
     assert "too old resource version" in str(exc.value.reason) + str(exc.value.body)
@@ -75,18 +78,24 @@ def test_stale_resource_version_is_409_conflict(empty_sandbox):
         core.replace_namespaced_config_map("stale", "default", created)
     assert exc.value.status == 409
     body = exc.value.body if isinstance(exc.value.body, str) else exc.value.body.decode()
-    assert ('Operation cannot be fulfilled on configmaps \\"stale\\": the object has been modified; '
-            "please apply your changes to the latest version and try again") in body
+    assert (
+        'Operation cannot be fulfilled on configmaps \\"stale\\": the object has been modified; '
+        "please apply your changes to the latest version and try again"
+    ) in body
     assert core.read_namespaced_config_map("stale", "default").data == {"k": "2"}
 
 
 def test_patch_with_resource_version_precondition(empty_sandbox):
     core = client.CoreV1Api(api(empty_sandbox))
     rv = core.create_namespaced_config_map("default", configmap("guarded")).metadata.resource_version
-    patched = core.patch_namespaced_config_map("guarded", "default", {"metadata": {"resourceVersion": rv}, "data": {"k": "2"}})
+    patched = core.patch_namespaced_config_map(
+        "guarded", "default", {"metadata": {"resourceVersion": rv}, "data": {"k": "2"}}
+    )
     assert patched.data == {"k": "2"}
     with pytest.raises(ApiException) as exc:
-        core.patch_namespaced_config_map("guarded", "default", {"metadata": {"resourceVersion": rv}, "data": {"k": "3"}})
+        core.patch_namespaced_config_map(
+            "guarded", "default", {"metadata": {"resourceVersion": rv}, "data": {"k": "3"}}
+        )
     assert exc.value.status == 409
     assert core.read_namespaced_config_map("guarded", "default").data == {"k": "2"}
 

@@ -152,7 +152,9 @@ def test_describe_lists_the_pod_events(cluster):
     assert re.search(r"^Status:\s+Running$", out, re.M)
     assert "Events:" in out
     assert re.search(r"Type\s+Reason\s+Age\s+From\s+Message", out)
-    assert re.search(rf"Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned shop/{pod} to sandbox-node-\d", out)
+    assert re.search(
+        rf"Normal\s+Scheduled\s+\S+\s+default-scheduler\s+Successfully assigned shop/{pod} to sandbox-node-\d", out
+    )
     assert re.search(r"Normal\s+Started\s+\S+\s+kubelet\s+Started container", out)
 
 
@@ -160,20 +162,56 @@ def test_patch_with_strategic_merge_and_json_patch(cluster):
     rs, k = cluster
     k("apply", "-f", "-", input=manifest())
     strategic = '{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"DEBUG","value":"1"}]}]}}}}'
-    assert k("patch", "deployment", "web", "-n", "shop", "-p", strategic).stdout.strip() == "deployment.apps/web patched"
+    assert (
+        k("patch", "deployment", "web", "-n", "shop", "-p", strategic).stdout.strip() == "deployment.apps/web patched"
+    )
     c = rs.get("apps/v1", "Deployment", "shop", "web")["spec"]["template"]["spec"]["containers"]
-    assert [e["name"] for e in c[0]["env"]] == ["DEBUG", "MODE"] or [e["name"] for e in c[0]["env"]] == ["MODE", "DEBUG"]
+    assert [e["name"] for e in c[0]["env"]] == ["DEBUG", "MODE"] or [e["name"] for e in c[0]["env"]] == [
+        "MODE",
+        "DEBUG",
+    ]
     assert [x["name"] for x in c] == ["web", "sidecar"], "strategic merge keeps the other container"
-    k("patch", "deployment", "web", "-n", "shop", "--type", "merge", "-p", '{"metadata":{"labels":{"team":"checkout"}}}')
+    k(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        "shop",
+        "--type",
+        "merge",
+        "-p",
+        '{"metadata":{"labels":{"team":"checkout"}}}',
+    )
     assert rs.get("apps/v1", "Deployment", "shop", "web")["metadata"]["labels"] == {"app": "web", "team": "checkout"}
-    k("patch", "deployment", "web", "-n", "shop", "--type", "json", "-p",
-      '[{"op":"replace","path":"/spec/template/spec/containers/1/image","value":"busybox:1.37"}]')
+    k(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        "shop",
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"replace","path":"/spec/template/spec/containers/1/image","value":"busybox:1.37"}]',
+    )
     c = rs.get("apps/v1", "Deployment", "shop", "web")["spec"]["template"]["spec"]["containers"]
     assert c[1]["image"] == "busybox:1.37"
-    bad = k("patch", "deployment", "web", "-n", "shop", "--type", "json", "-p",
-            '[{"op":"test","path":"/spec/replicas","value":7}]', check=False)
+    bad = k(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        "shop",
+        "--type",
+        "json",
+        "-p",
+        '[{"op":"test","path":"/spec/replicas","value":7}]',
+        check=False,
+    )
     assert bad.returncode == 1
-    assert bad.stderr.strip() == "The request is invalid: the server rejected our request due to an error in our request"
+    assert (
+        bad.stderr.strip() == "The request is invalid: the server rejected our request due to an error in our request"
+    )
     assert rs.get("apps/v1", "Deployment", "shop", "web")["spec"]["replicas"] == 2, "a failed patch changes nothing"
 
 
@@ -183,8 +221,10 @@ def test_scale_and_delete_cascade(cluster):
     assert k("scale", "deployment", "web", "-n", "shop", "--replicas=3").stdout.strip() == "deployment.apps/web scaled"
     wait_for(lambda: len(ready_pods(k)) == 3, what="3 ready pods")
     assert k("delete", "deployment", "web", "-n", "shop").stdout.strip() == 'deployment.apps "web" deleted'
-    wait_for(lambda: not rs.list("v1", "Pod", "shop") and not rs.list("apps/v1", "ReplicaSet", "shop"),
-             what="pods and replica sets deleted with their deployment")
+    wait_for(
+        lambda: not rs.list("v1", "Pod", "shop") and not rs.list("apps/v1", "ReplicaSet", "shop"),
+        what="pods and replica sets deleted with their deployment",
+    )
     missing = k("get", "deployment", "web", "-n", "shop", check=False)
     assert missing.returncode == 1
     assert missing.stderr.strip() == 'Error from server (NotFound): deployments.apps "web" not found'
