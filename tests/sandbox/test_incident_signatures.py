@@ -257,6 +257,17 @@ def test_fixing_the_migration_job_surfaces_i2_then_i3_then_completes(demo: Runni
     uid = _recreate_job(demo, job)
     assert _failed_run_log(demo, kubectl, uid)[-1] == SECRET_KEY_EMPTY
 
+    # I10: after backoffLimit failed pods the Job gives up, in the Job controller's words
+    def failed() -> dict[str, Any] | None:
+        j = demo.get("batch/v1", "Job", NS, MIGRATION) or {}
+        if j.get("metadata", {}).get("uid") != uid:
+            return None
+        conds = j.get("status", {}).get("conditions") or ()
+        return next((c for c in conds if c["type"] == "Failed" and c["status"] == "True"), None)
+
+    cond = wait_for(failed, what="the migration Job to fail")
+    assert (cond["reason"], cond["message"]) == ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+
     # I2 fixed: the Deployment's DJANGO_SECRET_KEY -> the settings module does not exist (I3)
     env.append(
         {
