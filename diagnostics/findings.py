@@ -119,5 +119,14 @@ def finding_id(playbook: str, obj: ObjectRef, cause: str) -> str:
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first, then by object, so reports and panes read the same way every run."""
-    return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.object.namespace or "", f.object.kind,
-                                           f.object.name, f.playbook, f.title))
+    return sorted(
+        findings,
+        key=lambda f: (
+            SEVERITY_ORDER[f.severity],
+            f.object.namespace or "",
+            f.object.kind,
+            f.object.name,
+            f.playbook,
+            f.title,
+        ),
+    )

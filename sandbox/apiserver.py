@@ -67,6 +67,8 @@ class Settings:
     token: str | None = None
     bookmark_interval: float = 5.0  # real seconds between watch bookmarks
     server_address: str = "127.0.0.1:0"
+    forbidden: frozenset[str] = frozenset()  # group resources (`secrets`, `deployments.apps`) this user may not touch
+    user: str = "system:serviceaccount:pitstop:oncall"
 
 
 API_KEY: web.AppKey[_API] = web.AppKey("api")
@@ -172,6 +174,8 @@ class _API:
     async def _dispatch(self, request: web.Request, t: Target) -> web.StreamResponse:
         m = request.method
         q = request.query
+        if t.rt.group_resource in self.settings.forbidden:
+            raise self._forbidden(request, t)
         if t.name is None:
             if m == "GET":
                 if _bool_param(q, "watch"):
@@ -193,6 +197,27 @@ class _API:
         if m == "DELETE":
             return await self._delete(request, t)
         raise method_not_allowed()
+
+    def _forbidden(self, request: web.Request, t: Target) -> APIError:
+        """RBAC's refusal, worded as the real authorizer words it."""
+        verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[request.method]
+        if t.name is None and request.method == "GET":
+            verb = "watch" if _bool_param(request.query, "watch") else "list"
+        if t.name is None and request.method == "DELETE":
+            verb = "deletecollection"
+        resource = t.rt.plural + (f"/{t.subresource}" if t.subresource else "")
+        scope = f'in the namespace "{t.namespace}"' if t.namespace else "at the cluster scope"
+        subject = f'{t.rt.group_resource} "{t.name}"' if t.name else t.rt.group_resource
+        message = (
+            f'{subject} is forbidden: User "{self.settings.user}" cannot {verb} resource "{resource}" '
+            f'in API group "{t.rt.group}" {scope}'
+        )
+        details: dict[str, Any] = {"kind": t.rt.plural}
+        if t.name:
+            details["name"] = t.name
+        if t.rt.group:
+            details["group"] = t.rt.group
+        return APIError(403, "Forbidden", message, details)
 
     # --- discovery ---------------------------------------------------------------------------
 

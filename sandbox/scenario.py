@@ -66,6 +66,7 @@ class Scenario:
     github: dict[str, Any]
     repo: Path | None
     source: Path
+    forbidden: tuple[str, ...] = ()  # resources the drill's user may not read (`secrets`, `deployments.apps`)
 
 
 def _strs(value: Any) -> tuple[str, ...]:
@@ -156,4 +157,5 @@ def _parse(doc: dict[str, Any], path: Path) -> Scenario:
         github=dict(doc.get("github") or {}),
         repo=(path.parent / str(repo)) if repo else None,
         source=path,
+        forbidden=_strs((doc.get("access") or {}).get("forbidden")),
     )

@@ -53,6 +53,7 @@ class Sandbox:
         token: str | None = None,
         bookmark_interval: float = 5.0,
         watch_window: int = 200_000,
+        forbidden: tuple[str, ...] = (),
     ) -> None:
         self.scenario = scenario
         self.host, self._ports = host, (port, registry_port, github_port)
@@ -65,6 +66,7 @@ class Sandbox:
         self.token = token or "sandbox-" + secrets.token_hex(16)
         self.github_token = "ghp_sandbox" + secrets.token_hex(12)
         self.bookmark_interval = bookmark_interval
+        self.forbidden = frozenset(forbidden) | frozenset(scenario.forbidden)
         self.manager: Manager | None = None
         self.cert = make_serving_cert(host)
         self._runners: list[web.AppRunner] = []
@@ -78,7 +80,10 @@ class Sandbox:
         api_runner = await self._serve(None, self._ports[0], tls=True)
         self.api_url = f"https://{self.host}:{_port_of(api_runner)}"
         api_runner.app[API_KEY].settings = Settings(
-            token=self.token, bookmark_interval=self.bookmark_interval, server_address=self.api_url.split("//")[1]
+            token=self.token,
+            bookmark_interval=self.bookmark_interval,
+            server_address=self.api_url.split("//")[1],
+            forbidden=self.forbidden,
         )
         from sandbox.github import make_github_app
         from sandbox.registry import make_registry_app

@@ -1,4 +1,4 @@
-"""The `pitstop` command line: one parser, one place that maps outcomes to exit codes."""
+"""The `pitstop` command line: one parser, and the one place that maps outcomes to exit codes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import signal
 import sys
+import tempfile
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -16,9 +19,32 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"pitstop: {message}; run 'pitstop --help' for the options.\n")
 
 
+def _cluster_flags(p: argparse.ArgumentParser, sub: bool = False) -> None:
+    # on a subcommand, flags given before it (`pitstop --kubeconfig X undo ID`) must not be reset to None
+    d: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)", **d)
+    p.add_argument("--context", help="kubeconfig context to use (default: the current context)", **d)
+    p.add_argument("-n", "--namespace", help="only this namespace (default: every namespace)", **d)
+    p.add_argument(
+        "--repo", type=Path, help="repository with the manifests and migrations (default: the current directory)", **d
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pitstop", description="A console for the engineer on call when a deploy breaks.")
+    _cluster_flags(p)
     p.add_argument("--demo", action="store_true", help="run on the embedded practice cluster with seeded incidents")
+    p.add_argument("--playbook", metavar="ID[,ID...]|all", help="headless: run these playbooks, print a report, exit")
+    p.add_argument("-o", "--output", choices=("text", "json", "junit", "sarif"), default="text", help="report format")
+    p.add_argument("--fail-on", choices=("warning", "error"), default="error", help="exit 1 at or above this severity")
+    p.add_argument("--apply", action="store_true", help="apply the first fix of every finding (needs --yes)")
+    p.add_argument("--yes", action="store_true", help="confirm --apply without asking")
+    p.add_argument("--confirm-context", metavar="NAME", help="type the context name to apply in a production context")
+    p.add_argument("--dry-run", action="store_true", help="send every fix as a server-side dry run; change nothing")
+    p.add_argument("--read-only", action="store_true", help="never write to the cluster or the repository")
+    p.add_argument("--list-playbooks", action="store_true", help="list the available playbooks and exit")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds each playbook may take (default 30)")
+    p.add_argument("--verify-timeout", type=float, default=90.0, help="seconds to wait for an applied fix to show")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     s = sub.add_parser("sandbox", help="serve the practice cluster in the foreground")
     s.add_argument("--scenario", default="demo", help="scenario name (demo, empty) or path to a scenario YAML")
@@ -26,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--kubeconfig", type=Path, help="where to write the kubeconfig (default: the pitstop state dir)")
     s.add_argument("--pods", type=int, default=0, help="add N healthy Running pods (and nodes to hold them)")
     s.add_argument("--clock-speed", type=float, default=10.0, help="simulated seconds per real second (default 10)")
+    u = sub.add_parser("undo", help="undo an applied fix by its journal id")
+    u.add_argument("journal_id")
+    _cluster_flags(u, sub=True)
+    u.add_argument(
+        "--confirm-context",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="type the context name to undo in a production context",
+    )
+    sub.add_parser("journal", help="list what pitstop applied and undid")
     return p
 
 
@@ -33,9 +69,129 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sandbox":
         return _serve(args.scenario, args.port, args.kubeconfig, args.pods, args.clock_speed)
+    if args.command == "journal":
+        return _journal()
+    if args.command == "undo":
+        return _with_cluster(args, _undo)
+    if args.list_playbooks:
+        return _list_playbooks()
+    if args.playbook:
+        return _with_cluster(args, _headless)
     if args.demo:
         return _serve("demo", 0, None, 0, 10.0)
     _parser().print_help()
+    print("\nThe full-screen console is on its way; meanwhile run playbooks with --playbook all.")
+    return EXIT_OK
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"pitstop: {message}", file=sys.stderr)
+    return code
+
+
+def _list_playbooks() -> int:
+    from playbooks.catalog import all_playbooks
+
+    for pb in all_playbooks().values():
+        print(f"{pb.id:<22} {pb.title}")
+    return EXIT_OK
+
+
+def _with_cluster(args: argparse.Namespace, action: Any) -> int:
+    """Resolve the cluster (the demo sandbox or a kubeconfig) and the repository, then run `action`."""
+    from diagnostics.kubeconfig import ConfigError, load
+
+    with ExitStack() as stack:
+        kubeconfig, repo = args.kubeconfig, args.repo
+        if getattr(args, "demo", False):
+            from sandbox.server import SandboxThread
+            from sandbox.workspace import copy_repo
+
+            sandbox = stack.enter_context(SandboxThread("demo"))
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pitstop-demo-")))
+            kubeconfig = str(sandbox.write_kubeconfig(tmp / "kubeconfig"))
+            if repo is None:
+                repo = copy_repo(sandbox.scenario)  # kept under the state dir: file fixes stay inspectable
+                print(f"pitstop: demo repository at {repo}", file=sys.stderr)
+        repo = (repo or Path.cwd()).resolve()
+        if not repo.is_dir():
+            return _fail(f"--repo {repo} is not a directory; pass the repository's path")
+        try:
+            config = load(kubeconfig, args.context, args.namespace)
+        except ConfigError as e:
+            return _fail(str(e))
+        return int(action(args, config, repo))
+    return EXIT_OK
+
+
+def _production_guard(args: argparse.Namespace, config: Any) -> int | None:
+    if config.production and args.confirm_context != config.context:
+        return _fail(
+            f"context {config.context} is a production context; pass --confirm-context {config.context} to change it"
+        )
+    return None
+
+
+def _headless(args: argparse.Namespace, config: Any, repo: Path) -> int:
+    from playbooks import headless
+    from playbooks.catalog import UnknownPlaybook, select
+
+    try:
+        chosen = tuple(select(args.playbook))
+    except UnknownPlaybook as e:
+        return _fail(str(e))
+    if args.apply and args.read_only:
+        return _fail("--apply and --read-only contradict each other; drop one")
+    if args.apply and not args.yes and not args.dry_run:
+        return _fail("--apply changes the cluster and the repository; add --yes to confirm, or review with --dry-run")
+    if args.apply and not args.dry_run and (code := _production_guard(args, config)) is not None:
+        return code
+    opts = headless.Options(
+        chosen,
+        args.output,
+        args.fail_on,
+        args.apply,
+        args.dry_run,
+        args.read_only,
+        repo,
+        args.namespace,
+        args.timeout,
+        args.verify_timeout,
+    )
+    return asyncio.run(headless.run(config, opts))
+
+
+def _undo(args: argparse.Namespace, config: Any, repo: Path) -> int:
+    from diagnostics.apply import Applier
+    from diagnostics.journal import Journal
+    from diagnostics.kube import KubeClient, Unreachable
+
+    if (code := _production_guard(args, config)) is not None:
+        return code
+
+    async def go() -> int:
+        try:
+            async with KubeClient(config) as client:
+                result = await Applier(client, Journal(), config.context, repo).undo(args.journal_id)
+        except Unreachable as e:
+            return _fail(str(e), EXIT_UNREACHABLE)
+        if result.result != "applied":
+            return _fail(result.message, EXIT_FINDINGS)
+        print(f"undone: {result.message} (journal id {result.journal_id})")
+        return EXIT_OK
+
+    return asyncio.run(go())
+
+
+def _journal() -> int:
+    from diagnostics.journal import Journal
+
+    for e in Journal().history():
+        target = e.get("target") or {}
+        where = target.get("path") or f"{target.get('kind')} {target.get('namespace') or ''}/{target.get('name')}"
+        print(
+            f"{e['id']}  {e.get('time', '')[:19]}  {e.get('action', ''):<5} {e.get('phase', ''):<11} {where}  {e.get('title', '')}"
+        )
     return EXIT_OK
 
 
@@ -44,28 +200,18 @@ def _serve(scenario_name: str, port: int, kubeconfig: Path | None, pods: int, sp
     from sandbox.workspace import copy_repo, state_dir
 
     if pods < 0 or not (0 <= port <= 65535) or speed <= 0:
-        print(
-            "pitstop: --pods, --port and --clock-speed must be non-negative numbers (port up to 65535).",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _fail("--pods, --port and --clock-speed must be non-negative numbers (port up to 65535)")
     try:
         scenario = scenarios.load(scenario_name)
     except scenarios.ScenarioError as e:
-        print(f"pitstop: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(e))
     path = kubeconfig or state_dir() / "sandbox" / "kubeconfig"
     try:
         return asyncio.run(_run(scenario, port, path, pods, speed, copy_repo))
     except OSError as e:
-        print(
-            f"pitstop: could not start the sandbox ({e.strerror or e}); pick another --port or free this one.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _fail(f"could not start the sandbox ({e.strerror or e}); pick another --port or free this one")
     except scenarios.ScenarioError as e:
-        print(f"pitstop: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(str(e))
 
 
 async def _run(scenario, port, path, pods, speed, copy_repo) -> int:  # type: ignore[no-untyped-def]

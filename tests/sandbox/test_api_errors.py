@@ -119,3 +119,17 @@ def test_duplicate_is_409_already_exists(rs):
     _code, body = request(rs, "POST", "/api/v1/namespaces/default/configmaps", obj)
     assert_status(body, 409, "AlreadyExists")
     assert body["message"] == 'configmaps "twice" already exists'
+
+
+def test_forbidden_resource_is_403_in_the_authorizers_words(sandbox_factory, tmp_path):
+    from tests.sandbox.kube import Kubectl
+
+    rs = sandbox_factory("empty", forbidden=("secrets",))
+    k = Kubectl(rs, tmp_path / "cache")
+    out = k("get", "secrets", "-n", "default", check=False)
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        'Error from server (Forbidden): secrets is forbidden: User "system:serviceaccount:pitstop:oncall" '
+        'cannot list resource "secrets" in API group "" in the namespace "default"'
+    )
+    assert k("get", "configmaps", "-n", "default").returncode == 0

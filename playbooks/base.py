@@ -1,0 +1,48 @@
+"""What a playbook is, and what it gets to look at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from diagnostics.findings import Finding, ObjectRef
+
+if TYPE_CHECKING:
+    from diagnostics.repo import Repository
+    from diagnostics.snapshot import Snapshot
+
+    from diagnostics.registry import RegistryProbe
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a playbook may read: one snapshot of the cluster, and the probes.
+
+    `focus`, when set, asks the playbook to look at that object only (verification re-runs).
+    """
+
+    snapshot: Snapshot
+    registry: RegistryProbe | None = None
+    repo: Repository | None = None
+    repo_root: Path | None = None
+    namespace: str | None = None
+    focus: ObjectRef | None = None
+
+    def in_scope(self, obj: ObjectRef) -> bool:
+        if self.focus is not None:
+            return (obj.kind, obj.namespace, obj.name) == (self.focus.kind, self.focus.namespace, self.focus.name)
+        return self.namespace is None or obj.namespace in (None, self.namespace)
+
+
+@runtime_checkable
+class Playbook(Protocol):
+    """A diagnostic: a pure function of the snapshot and probes, returning findings with fixes."""
+
+    id: str
+    title: str
+    kinds: tuple[str, ...]  # the kinds it reads; a forbidden one means "could not check"
+    uses_repo: bool
+    uses_registry: bool
+
+    async def run(self, ctx: Context) -> list[Finding]: ...

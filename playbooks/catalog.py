@@ -1,0 +1,64 @@
+"""The playbooks pitstop knows: its own, and third-party ones from the `pitstop.playbooks` entry points."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+
+from playbooks.base import Playbook
+
+log = logging.getLogger("pitstop.playbooks")
+
+BUILTIN = (
+    "playbooks.pod_pending",
+    "playbooks.image_pull",
+    "playbooks.secret_missing",
+    "playbooks.migration_conflict",
+    "playbooks.manifest_syntax",
+)
+ENTRY_POINT_GROUP = "pitstop.playbooks"
+
+
+class UnknownPlaybook(ValueError):
+    """A playbook id nobody provides; the message lists the ones that exist."""
+
+
+def all_playbooks() -> dict[str, Playbook]:
+    """Built-in playbooks first, then entry-point ones; a broken plugin is skipped with a warning."""
+    found: dict[str, Playbook] = {}
+    for module in BUILTIN:
+        pb = importlib.import_module(module).PLAYBOOK
+        found[pb.id] = pb
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            pb = ep.load()
+            pb = pb() if isinstance(pb, type) else pb
+        except Exception as e:  # a third-party plugin must not take pitstop down
+            log.warning("playbook plugin %s could not be loaded: %s", ep.name, e)
+            continue
+        if not isinstance(pb, Playbook):
+            log.warning("playbook plugin %s does not provide id, title, kinds and run(); skipped", ep.name)
+            continue
+        if pb.id in found:
+            log.warning("playbook plugin %s reuses the id %r; the built-in one is kept", ep.name, pb.id)
+            continue
+        found[pb.id] = pb
+    return found
+
+
+def select(spec: str) -> list[Playbook]:
+    """`all` or a comma-separated list of ids, in the order given."""
+    known = all_playbooks()
+    if spec.strip() == "all":
+        return list(known.values())
+    chosen = []
+    for pid in (p.strip() for p in spec.split(",")):
+        if not pid:
+            continue
+        if pid not in known:
+            raise UnknownPlaybook(f"unknown playbook {pid!r}; known playbooks: {', '.join(known)} (or 'all')")
+        chosen.append(known[pid])
+    if not chosen:
+        raise UnknownPlaybook(f"no playbook named; known playbooks: {', '.join(known)} (or 'all')")
+    return chosen
