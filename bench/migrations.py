@@ -6,7 +6,8 @@ times, each in a fresh process:
 
 - Django: `python manage.py makemigrations --check --dry-run` (sqlite settings in a temp dir);
 - pitstop cold: `find_projects` + `analyze` with an empty cache;
-- pitstop warm: the same with the cache filled and the tree unchanged.
+- pitstop warm: the same with the cache filled and the tree unchanged (answered from the clean stamp);
+- pitstop warm, graph rebuilt: parse cache filled but no clean stamp, as for a tree with problems.
 
 Usage: python bench/migrations.py [--migrations 2000] [--apps 8] [--repeat 3]
 """
@@ -85,8 +86,8 @@ def main() -> None:
             [sys.executable, "-c", "import diagnostics.migrations.django"], cwd=ROOT, env=pitstop_env, check=True
         )
 
-        django_cold, django_times, cold_times, warm_times = [], [], [], []
-        inner_cold, inner_warm = [], []
+        django_cold, django_times, cold_times, warm_times, parsed_times = [], [], [], [], []
+        inner_cold, inner_warm, inner_parsed = [], [], []
         makemigrations = [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"]
         for _ in range(args.repeat):
             # without bytecode (as in containers with PYTHONDONTWRITEBYTECODE=1), then with it cached
@@ -114,10 +115,18 @@ def main() -> None:
             if problems != "0" or nx_loaded != "0":
                 raise SystemExit(f"expected a clean graph without networkx, got {proc.stdout}")
 
+            # the parse cache alone, graph rebuilt: what a tree with problems (or just changed) costs
+            for stamp in cache.rglob("*.clean"):
+                stamp.unlink()
+            elapsed, proc = run([sys.executable, "-c", PITSTOP, str(project)], ROOT, pitstop_env)
+            parsed_times.append(elapsed)
+            inner_parsed.append(float(proc.stdout.split()[2]))
+
         django_c = statistics.median(django_cold)
         django_t = statistics.median(django_times)
         cold_t = statistics.median(cold_times)
         warm_t = statistics.median(warm_times)
+        parsed_t = statistics.median(parsed_times)
         print(f"django makemigrations --check --dry-run, no .pyc:     {django_c:7.3f} s")
         print(f"django makemigrations --check --dry-run, .pyc cached: {django_t:7.3f} s  (the baseline below)")
         print(
@@ -127,6 +136,10 @@ def main() -> None:
         print(
             f"pitstop analyze, warm (cache, unchanged): {warm_t:7.3f} s  in-process {statistics.median(inner_warm):.3f} s"
             f"  ratio {django_t / warm_t:5.1f}x  ({django_c / warm_t:.1f}x against no .pyc)"
+        )
+        print(
+            f"pitstop analyze, warm, graph rebuilt:     {parsed_t:7.3f} s  in-process {statistics.median(inner_parsed):.3f} s"
+            f"  ratio {django_t / parsed_t:5.1f}x  (parse cache only, no clean stamp)"
         )
         print(
             f"wall times of fresh processes, median of {args.repeat}; python {sys.version.split()[0]}, "

@@ -124,6 +124,21 @@ class Sandbox:
         if self.manager is not None:
             await self.manager.idle(timeout)
 
+    async def settled(self, timeout: float = 30.0) -> bool:
+        """Wait until every pod shows where it stands: running, finished, or stuck with a reason.
+
+        What an operator would meet on a cluster that has been up a while; False on timeout.
+        """
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        pods = self.store.rt("v1", "Pod")
+        while loop.time() < end:
+            await self.settle(max(0.0, end - loop.time()))
+            if all(_pod_settled(p) for p in self.store.list(pods)):
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
     # --- seeding ---------------------------------------------------------------------------
 
     def _seed(self) -> None:
@@ -196,6 +211,17 @@ class Sandbox:
             yaml.safe_dump(self.kubeconfig(namespace), f, sort_keys=False)
         tmp.replace(path)
         return path
+
+
+def _pod_settled(pod: dict[str, Any]) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Running", "Succeeded", "Failed"):
+        return True
+    conds = {c.get("type"): c for c in status.get("conditions") or ()}
+    if conds.get("PodScheduled", {}).get("reason") == "Unschedulable":
+        return True
+    waiting = [(cs.get("state") or {}).get("waiting") or {} for cs in status.get("containerStatuses") or ()]
+    return bool(waiting) and all(w.get("reason") not in (None, "ContainerCreating", "PodInitializing") for w in waiting)
 
 
 def _port_of(runner: web.AppRunner) -> int:

@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.playbook:
         return _with_cluster(args, _headless)
     if args.demo:
-        return _serve("demo", 0, None, 0, 10.0)
+        # until the console lands, the demo is the diagnosis of the practice cluster, as a report
+        args.playbook = "all"
+        return _with_cluster(args, _headless)
     _parser().print_help()
     print("\nThe full-screen console is on its way; meanwhile run playbooks with --playbook all.")
     return EXIT_OK
@@ -107,7 +109,10 @@ def _with_cluster(args: argparse.Namespace, action: Any) -> int:
             from sandbox.server import SandboxThread
             from sandbox.workspace import copy_repo
 
-            sandbox = stack.enter_context(SandboxThread("demo"))
+            runner = SandboxThread("demo", clock_speed=50.0)
+            sandbox = stack.enter_context(runner)
+            if not runner.call(sandbox.settled()):
+                print("pitstop: the demo cluster is still starting; diagnosing what it shows so far", file=sys.stderr)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pitstop-demo-")))
             kubeconfig = str(sandbox.write_kubeconfig(tmp / "kubeconfig"))
             if repo is None:

@@ -817,7 +817,8 @@ def _eval(node: ast.expr, ctx: Mapping[str, Any]) -> Any:
             if any(isinstance(a, _Undefined) for a in args):
                 raise _Unsupported("undefined argument")
             return func(*args)
-    if isinstance(node, ast.Attribute) and not node.attr.startswith("_"):
+    # no str.format: its replacement fields can reach attributes the template should not print
+    if isinstance(node, ast.Attribute) and not node.attr.startswith("_") and node.attr not in ("format", "format_map"):
         base = _eval(node.value, ctx)
         if isinstance(base, str | datetime | tuple):
             return getattr(base, node.attr)
