@@ -115,6 +115,22 @@ def template_fixes(
             f"A {what}'s pod template is immutable: applying deletes the {what} (and its pods) and "
             f"creates it again with this change. " + notes
         ).strip()
+    elif kind == "CronJob":
+        # the fix reaches the next run only: the Job already started keeps failing until it goes
+        live_notes = (
+            f"{notes} Jobs the CronJob already started ({name}-…) keep the old template and go on failing: "
+            f"delete them and the next run uses this change, or start one now with "
+            f"kubectl create job --from=cronjob/{name} {name}-fixed."
+        ).strip()
+    elif kind == "StatefulSet":
+        # unlike a Deployment, a StatefulSet never replaces a pod that did not become ready
+        how = (
+            "Its updateStrategy is OnDelete: pods pick up this change only when deleted"
+            if ((workload.get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete"
+            else "A StatefulSet rolls out only over pods that are Running and Ready: delete its pods that are "
+            "stuck (Pending, crash-looping)"
+        )
+        live_notes = f"{notes} {how} (kubectl delete pod {name}-0 …), and they come back with this change.".strip()
     target = LiveTarget(workload.get("apiVersion", "v1"), kind, ns, name, meta.get("resourceVersion", ""))
     fixes.append(
         Fix(

@@ -6,6 +6,7 @@ import importlib
 import logging
 from importlib.metadata import entry_points
 
+from diagnostics.kube import RESOURCES
 from playbooks.base import Playbook
 
 log = logging.getLogger("pitstop.playbooks")
@@ -18,6 +19,7 @@ BUILTIN = (
     "playbooks.manifest_syntax",
 )
 ENTRY_POINT_GROUP = "pitstop.playbooks"
+KNOWN_KINDS = frozenset(r.kind for r in RESOURCES)  # what the snapshot can hold
 
 
 class UnknownPlaybook(ValueError):
@@ -43,22 +45,33 @@ def all_playbooks() -> dict[str, Playbook]:
         if pb.id in found:
             log.warning("playbook plugin %s reuses the id %r; the built-in one is kept", ep.name, pb.id)
             continue
+        kinds = pb.kinds if isinstance(pb.kinds, tuple | list) else (repr(pb.kinds),)
+        unknown = [str(k) for k in kinds if k not in KNOWN_KINDS]
+        if unknown:  # the snapshot could not list them, and would fail for every playbook
+            log.warning(
+                "playbook plugin %s reads %s, which pitstop cannot list (it knows %s); skipped",
+                ep.name,
+                ", ".join(unknown),
+                ", ".join(sorted(KNOWN_KINDS)),
+            )
+            continue
         found[pb.id] = pb
     return found
 
 
 def select(spec: str) -> list[Playbook]:
-    """`all` or a comma-separated list of ids, in the order given."""
+    """`all` or a comma-separated list of ids, in the order given (an id named twice counts once)."""
     known = all_playbooks()
     if spec.strip() == "all":
         return list(known.values())
-    chosen = []
+    chosen: list[Playbook] = []
     for pid in (p.strip() for p in spec.split(",")):
         if not pid:
             continue
         if pid not in known:
             raise UnknownPlaybook(f"unknown playbook {pid!r}; known playbooks: {', '.join(known)} (or 'all')")
-        chosen.append(known[pid])
+        if known[pid] not in chosen:  # named twice, run once: the report would list it twice
+            chosen.append(known[pid])
     if not chosen:
         raise UnknownPlaybook(f"no playbook named; known playbooks: {', '.join(known)} (or 'all')")
     return chosen

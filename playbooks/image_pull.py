@@ -62,6 +62,15 @@ def _set_image(container: str, image: str) -> Callable[[MutableMapping[str, Any]
     return change
 
 
+def _set_pull_policy(container: str, policy: str) -> Callable[[MutableMapping[str, Any]], None]:
+    def change(ps: MutableMapping[str, Any]) -> None:
+        for c in containers(ps):
+            if c.get("name") == container:
+                c["imagePullPolicy"] = policy
+
+    return change
+
+
 def _add_pull_secret(name: str) -> Callable[[MutableMapping[str, Any]], None]:
     def change(ps: MutableMapping[str, Any]) -> None:
         ps.setdefault("imagePullSecrets", [])
@@ -139,6 +148,23 @@ class ImagePull:
             wanted = imageref.parse(image)
         except imageref.InvalidReference as e:
             return finding(f"Invalid image reference {image!r}", f"Container {cname}: {e}")
+        if waiting.get("reason") == "ErrImageNeverPull":  # the kubelet was told not to pull: no retry helps
+            fixes = template_fixes(
+                owner,
+                _set_pull_policy(cname, "IfNotPresent"),
+                title=f"Let container {cname} pull its image (imagePullPolicy: IfNotPresent)",
+                risk="low",
+                notes="imagePullPolicy: Never only works where the image was loaded onto the node by hand.",
+                repo=ctx.repo,
+                key=fid,
+            )
+            return finding(
+                f"{image} is not on the node and may not be pulled",
+                f"Container {cname} has imagePullPolicy: Never, so the kubelet only uses an image already on the "
+                f"node, and {image} is not there. Manifests written for a local cluster (kind, minikube) often "
+                "carry it; let the kubelet pull the image.",
+                fixes,
+            )
         if ctx.registry is None:
             return finding(
                 f"Cannot pull {image}", f"Container {cname} cannot pull {image}: {waiting.get('message', '')}"
@@ -159,7 +185,7 @@ class ImagePull:
                 severity="warning",
             )
         if answer.status == "unauthorized":
-            return self._unauthorized(ctx, owner, ref, cname, wanted, finding, fid)
+            return self._unauthorized(ctx, owner, ref, pod, wanted, finding, fid)
         if answer.status == "invalid":
             return finding(f"Invalid image reference {image!r}", answer.message)
         return await self._not_found(ctx, owner, ref, cname, wanted, finding, fid, evidence)
@@ -169,19 +195,31 @@ class ImagePull:
         ctx: Context,
         owner: dict[str, Any],
         ref: ObjectRef,
-        cname: str,
+        pod: dict[str, Any],
         wanted: imageref.ImageRef,
         finding: MakeFinding,
         fid: str,
     ) -> Finding:
         ns = ref.namespace or "default"
+        # hosts as Secrets name them: `https://index.docker.io/v1/` is docker.io, hosts ignore case
         have = [
             s["metadata"]["name"]
             for s in ctx.snapshot.list("Secret", ns)
-            if wanted.host in ((s.get("pitstop") or {}).get("registryHosts") or ())
+            if any(
+                imageref.is_same_registry(wanted.host, h) for h in (s.get("pitstop") or {}).get("registryHosts") or ()
+            )
         ]
+        listed = {str(s.get("name")) for s in (pod.get("spec") or {}).get("imagePullSecrets") or ()}
+        usable = [name for name in have if name not in listed]
         why = f"The registry {wanted.host} requires credentials to pull {wanted}, and the pod presents none it accepts."
-        if not have:
+        if not usable:
+            if have:  # the pod already presents them: adding them again changes nothing
+                return finding(
+                    f"{wanted.host} refuses the pull Secret's credentials",
+                    why + f" Its imagePullSecrets already name {', '.join(have)}, so the registry refused those "
+                    "credentials: they are wrong or expired. Renew the Secret (kubectl create secret "
+                    "docker-registry … --dry-run=client -o yaml | kubectl apply -f -).",
+                )
             return finding(
                 f"{wanted.host} needs credentials",
                 why
@@ -192,15 +230,15 @@ class ImagePull:
             )
         fixes = template_fixes(
             owner,
-            _add_pull_secret(have[0]),
-            title=f"Pull with Secret {have[0]}",
+            _add_pull_secret(usable[0]),
+            title=f"Pull with Secret {usable[0]}",
             risk="low",
-            notes=f"Secret {have[0]} holds credentials for {wanted.host} (only its host names are read).",
+            notes=f"Secret {usable[0]} holds credentials for {wanted.host} (only its host names are read).",
             repo=ctx.repo,
             key=fid,
         )
         return finding(
-            f"{wanted.host} needs credentials", why + f" Secret {have[0]} in {ns} has credentials for it.", fixes
+            f"{wanted.host} needs credentials", why + f" Secret {usable[0]} in {ns} has credentials for it.", fixes
         )
 
     async def _not_found(

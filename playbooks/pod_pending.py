@@ -3,7 +3,9 @@
 Reads the nodes the way the scheduler does: node selector and required affinity labels
 no node carries (with the values nodes do carry and how many nodes each would admit),
 requests larger than any node's free allocatable, taints nobody tolerates, claims that
-are not bound. Findings go on the top-level workload; fixes change its pod template.
+are not bound. Pods that no single cause explains (each node refuses them for another
+reason) are still reported, in the scheduler's words. Findings go on the top-level
+workload; fixes change its pod template.
 """
 
 from __future__ import annotations
@@ -128,7 +130,9 @@ class PodPending:
         out = []
         for f in (self._selector, self._affinity, self._resources, self._taints, self._claims):
             out += f(ctx, owner, ref, pods, spec, nodes, common)
-        return out
+        # still stuck, but no single cause explains it (each node refuses for its own reason):
+        # say so with the scheduler's words rather than report all clear
+        return out or [self._unexplained(ref, pods, common)]
 
     # --- evidence --------------------------------------------------------------------------
 
@@ -302,8 +306,10 @@ class PodPending:
             )
             cause = f"insufficient:{resource}"
             fixes: tuple[Fix, ...] = ()
-            if most > 0:
-                ratio = most / want[resource]
+            # every pending replica must fit, not only the first: size them for the nodes together
+            size = fitting_request([f[resource] for f in free.values()], len(pods))
+            if size > 0:
+                ratio = size / want[resource]
 
                 def shrink(ps: MutableMapping[str, Any], r: str = resource, ratio: Decimal = ratio) -> None:
                     for c in containers(ps):
@@ -312,13 +318,15 @@ class PodPending:
                             scaled = quantity.parse(req[r]) * ratio
                             req[r] = quantity.cpu(scaled) if r == "cpu" else quantity.memory(scaled)
 
+                fits = node if len(pods) == 1 else f"all {len(pods)} pods"
                 fixes = template_fixes(
                     owner,
                     shrink,
-                    title=f"Lower {resource} requests to fit {node}",
+                    title=f"Lower {resource} requests to fit {fits}",
                     risk="high",
                     notes=(
-                        f"Requests scaled to the largest free {resource} ({fmt(most)} on {node}). "
+                        f"Requests scaled from {fmt(want[resource])} to {fmt(size)} per pod so that "
+                        f"{len(pods)} pod(s) fit the free {resource} (the most free is {fmt(most)} on {node}). "
                         "Risky: the program may need what it asked for; adding capacity is the "
                         "other way out."
                     ),
@@ -343,35 +351,39 @@ class PodPending:
     def _taints(self, ctx, owner, ref, pods, spec, nodes, common) -> list[Finding]:  # type: ignore[no-untyped-def]
         tolerations = spec.get("tolerations") or []
         blocking: Counter[tuple[str, str, str]] = Counter()
-        free_nodes = 0
+        per_node: list[list[tuple[str, str, str]]] = []
         for n in nodes:
             bad = [
-                t
+                (t.get("key", ""), t.get("value", "") or "", t.get("effect", ""))
                 for t in n.get("spec", {}).get("taints") or ()
                 if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(t, tolerations)
             ]
-            for t in bad:
-                blocking[(t.get("key", ""), t.get("value", "") or "", t.get("effect", ""))] += 1
-            free_nodes += not bad
-        if free_nodes or not blocking:
+            blocking.update(bad)
+            per_node.append(bad)
+        if not blocking or not all(per_node):
             return []
-        (key, value, effect), _ = blocking.most_common(1)[0]
+        (key, _, _), _ = blocking.most_common(1)[0]
         cause = f"taint:{key}"
         shown = "; ".join(f"{k}={v}:{e} on {c} node(s)" for (k, v, e), c in blocking.most_common())
-        toleration = (
-            {"key": key, "operator": "Equal", "value": value, "effect": effect}
-            if value
-            else {"key": key, "operator": "Exists", "effect": effect}
-        )
+        # tolerating one taint helps only if a node has no other: take every taint of the
+        # node that needs the fewest tolerations (the most common taints first among equals)
+        needed = min(per_node, key=lambda bad: (len(bad), -sum(blocking[t] for t in bad), sorted(bad)))
+        added = [
+            {"key": k, "operator": "Equal", "value": v, "effect": e}
+            if v
+            else {"key": k, "operator": "Exists", "effect": e}
+            for k, v, e in sorted(needed, key=lambda t: (-blocking[t], t))
+        ]
+        keys = [str(t["key"]) for t in added]
 
         def tolerate(ps: MutableMapping[str, Any]) -> None:
             ps.setdefault("tolerations", [])
-            ps["tolerations"].append(dict(toleration))
+            ps["tolerations"].extend(dict(t) for t in added)
 
         fixes = template_fixes(
             owner,
             tolerate,
-            title=f"Tolerate the taint {key}",
+            title=f"Tolerate the taint {keys[0]}" if len(keys) == 1 else f"Tolerate the taints {', '.join(keys)}",
             risk="high",
             notes=(
                 "Taints keep workloads off nodes on purpose (dedicated pools, control plane); "
@@ -427,6 +439,47 @@ class PodPending:
                 )
             )
         return out
+
+    def _unexplained(self, ref: ObjectRef, pods: list[dict[str, Any]], common: list[Evidence]) -> Finding:
+        said = next(
+            (
+                str(c.get("message") or c.get("reason") or "")
+                for c in pods[0].get("status", {}).get("conditions") or ()
+                if c.get("type") == "PodScheduled" and c.get("status") == "False"
+            ),
+            "",
+        )
+        return Finding(
+            id=finding_id(ID, ref, "unschedulable"),
+            playbook=ID,
+            severity="error",
+            object=ref,
+            title="The scheduler cannot place the pods",
+            explanation=(
+                "No single cause explains it: the nodes refuse the pods for different reasons, or for one "
+                f"pitstop does not check. The scheduler says: {said or 'nothing'}"
+            ),
+            evidence=tuple(common),
+            cause="unschedulable",
+        )
+
+
+def fitting_request(free: list[Decimal], pods: int) -> Decimal:
+    """The largest per-pod request of which `pods` pods fit in the nodes' `free` amounts (0 when none does).
+
+    A pod goes on one node, so a node with `f` free holds `f // size` of them.
+    """
+    pods = max(pods, 1)
+    room = sorted((f for f in free if f > 0), reverse=True)[:pods]
+    sizes = sorted({f / k for f in room for k in range(1, pods + 1)})  # the answer is one of these
+    lo, hi = 0, len(sizes)  # fits(sizes[i]) holds for every i below the answer's index: bisect it
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sum(int(f // sizes[mid]) for f in room) >= pods:
+            lo = mid + 1
+        else:
+            hi = mid
+    return sizes[lo - 1] if lo else Decimal(0)
 
 
 PLAYBOOK = PodPending()

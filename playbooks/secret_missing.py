@@ -108,6 +108,18 @@ def _set(spec: MutableMapping[str, Any], path: tuple[Any, ...], field: str, valu
     cur[field] = value
 
 
+def _name_at(r: Reference) -> tuple[tuple[Any, ...], str]:
+    """Where the reference's object name sits: a volume item's name is its volume's."""
+    if r.path[0] == "volumes":
+        return r.path[:3], "secretName" if r.kind == "Secret" else "name"
+    return r.path, "name"
+
+
+def _places(refs: list[Reference]) -> str:
+    wheres = list(dict.fromkeys(r.where for r in refs))
+    return wheres[0] + (f" (and {len(wheres) - 1} more place(s))" if len(wheres) > 1 else "")
+
+
 class SecretMissing:
     id = ID
     title = "References to missing Secrets, ConfigMaps or keys"
@@ -120,7 +132,7 @@ class SecretMissing:
         findings: list[Finding] = []
         for kind in WORKLOADS:
             for obj in snap.list(kind):
-                if obj["metadata"].get("ownerReferences") or _finished_job(obj):
+                if _finished_job(obj) or snap.top_owner(obj) is not obj:
                     continue  # owned objects are checked through their owner's template
                 ref = owner_ref(obj)
                 if ctx.in_scope(ref):
@@ -132,17 +144,20 @@ class SecretMissing:
         ns = ref.namespace or "default"
         spec = pod_spec(workload)
         failing = self._failing_evidence(ctx, workload)
-        out: list[Finding] = []
-        seen: set[tuple[str, str, str | None]] = set()
+        # one finding per missing object or key, however many places name it; its fix changes them all
+        objects: dict[tuple[str, str], list[Reference]] = {}
+        keys: dict[tuple[str, str, str], list[Reference]] = {}
         for r in references(dict(spec)):
-            if r.optional or (r.kind, r.name, r.key) in seen:
+            if r.optional:
                 continue
-            seen.add((r.kind, r.name, r.key))
             target = snap.get(r.kind, ns, r.name)
             if target is None:
-                out.append(self._missing_object(ctx, workload, ref, r, ns, failing))
+                objects.setdefault((r.kind, r.name), []).append(r)
             elif r.key is not None and r.key not in _keys(target):
-                out.append(self._missing_key(ctx, workload, ref, r, ns, target, failing))
+                keys.setdefault((r.kind, r.name, r.key), []).append(r)
+        out = [self._missing_object(ctx, workload, ref, refs, ns, failing) for refs in objects.values()]
+        for (kind, name, _), refs in keys.items():
+            out.append(self._missing_key(ctx, workload, ref, refs, ns, snap.get(kind, ns, name), failing))
         return out
 
     def _failing_evidence(self, ctx: Context, workload: dict[str, Any]) -> list[Evidence]:
@@ -162,16 +177,22 @@ class SecretMissing:
                 break
         return ev
 
-    def _missing_object(self, ctx, workload, ref, r: Reference, ns, failing) -> Finding:  # type: ignore[no-untyped-def]
+    def _missing_object(self, ctx, workload, ref, refs: list[Reference], ns, failing) -> Finding:  # type: ignore[no-untyped-def]
+        r = refs[0]
         names = sorted(o["metadata"]["name"] for o in ctx.snapshot.list(r.kind, ns))
         cause = f"missing-{r.kind.lower()}:{r.name}"
         near = closest(r.name, names)
         fixes: tuple[Fix, ...] = ()
         if near:
-            field = "secretName" if r.path[0] == "volumes" and r.kind == "Secret" else "name"
+            at = list(dict.fromkeys(_name_at(x) for x in refs))
+
+            def rename(ps: MutableMapping[str, Any], near: str = near) -> None:
+                for path, field in at:
+                    _set(ps, path, field, near)
+
             fixes = template_fixes(
                 workload,
-                lambda ps: _set(ps, r.path, field, near),
+                rename,
                 title=f"Use {r.kind} {near} instead of {r.name}",
                 risk="low",
                 notes=f"{r.kind} {near} exists in {ns}.",
@@ -186,7 +207,7 @@ class SecretMissing:
             object=ref,
             title=f'{r.kind} "{r.name}" not found',
             explanation=(
-                f"The {r.where} refers to {r.kind} {ns}/{r.name}, which does not exist, so the container "
+                f"The {_places(refs)} refers to {r.kind} {ns}/{r.name}, which does not exist, so the container "
                 f'cannot be configured ({lower} "{r.name}" not found).'
                 + (f" {r.kind}s in {ns}: {', '.join(names)}." if names else "")
             ),
@@ -198,15 +219,21 @@ class SecretMissing:
             cause=cause,
         )
 
-    def _missing_key(self, ctx, workload, ref, r: Reference, ns, target, failing) -> Finding:  # type: ignore[no-untyped-def]
+    def _missing_key(self, ctx, workload, ref, refs: list[Reference], ns, target, failing) -> Finding:  # type: ignore[no-untyped-def]
+        r = refs[0]
         keys = _keys(target)
         cause = f"missing-key:{r.kind}/{r.name}/{r.key}"
         near = closest(r.key or "", keys)
         fixes: tuple[Fix, ...] = ()
         if near:
+
+            def rekey(ps: MutableMapping[str, Any], near: str = near) -> None:
+                for x in refs:
+                    _set(ps, x.path, "key", near)
+
             fixes = template_fixes(
                 workload,
-                lambda ps: _set(ps, r.path, "key", near),
+                rekey,
                 title=f"Use key {near} of {r.kind} {r.name}",
                 risk="low",
                 notes=f"{r.kind} {r.name} has the key {near}; values are not read or shown.",
@@ -220,7 +247,7 @@ class SecretMissing:
             object=ref,
             title=f"Key {r.key} not found in {r.kind} {r.name}",
             explanation=(
-                f"The {r.where} reads key {r.key} of {r.kind} {ns}/{r.name}, which has no such key "
+                f"The {_places(refs)} reads key {r.key} of {r.kind} {ns}/{r.name}, which has no such key "
                 f"(couldn't find key {r.key} in {r.kind} {ns}/{r.name}). Its keys are: {', '.join(keys) or 'none'}."
             ),
             evidence=(

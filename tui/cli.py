@@ -77,13 +77,25 @@ def main(argv: list[str] | None = None) -> int:
         return _list_playbooks()
     if args.playbook:
         return _with_cluster(args, _headless)
-    if args.demo:
-        # until the console lands, the demo is the diagnosis of the practice cluster, as a report
-        args.playbook = "all"
-        return _with_cluster(args, _headless)
-    _parser().print_help()
-    print("\nThe full-screen console is on its way; meanwhile run playbooks with --playbook all.")
-    return EXIT_OK
+    return _with_cluster(args, _console)
+
+
+def _console(args: argparse.Namespace, config: Any, repo: Path) -> int:
+    """The full-screen console on the resolved cluster and repository."""
+    from diagnostics.github import settings as github_settings
+    from tui.app import PitstopApp
+
+    ext = config.extensions.get("pitstop.dev/sandbox")
+    app = PitstopApp(
+        config,
+        repo=repo,
+        namespace=args.namespace,
+        kubeconfig=args.kubeconfig,
+        read_only=args.read_only,
+        pipelines=github_settings(repo, sandbox_extension=ext),
+    )
+    code = app.run()
+    return int(code or 0)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -105,16 +117,17 @@ def _with_cluster(args: argparse.Namespace, action: Any) -> int:
 
     with ExitStack() as stack:
         kubeconfig, repo = args.kubeconfig, args.repo
+        args.playbook = getattr(args, "playbook", None)
         if getattr(args, "demo", False):
             from sandbox.server import SandboxThread
             from sandbox.workspace import copy_repo
 
-            runner = SandboxThread("demo", clock_speed=50.0)
+            runner = SandboxThread("demo", clock_speed=10.0 if args.playbook is None else 50.0)
             sandbox = stack.enter_context(runner)
             if not runner.call(sandbox.settled()):
                 print("pitstop: the demo cluster is still starting; diagnosing what it shows so far", file=sys.stderr)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pitstop-demo-")))
-            kubeconfig = str(sandbox.write_kubeconfig(tmp / "kubeconfig"))
+            kubeconfig = args.kubeconfig = str(sandbox.write_kubeconfig(tmp / "kubeconfig"))
             if repo is None:
                 repo = copy_repo(sandbox.scenario)  # kept under the state dir: file fixes stay inspectable
                 print(f"pitstop: demo repository at {repo}", file=sys.stderr)

@@ -1,0 +1,551 @@
+"""The pitstop console: live panes over a watch cache, findings kept current, one-key reviewed fixes.
+
+Workers do the cluster, registry and playbook work; widgets only change in message
+handlers. Cluster changes arrive as `ClusterChanged` messages that replace each other
+in the queue, and repaints are throttled, so a flood of watch events costs one repaint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from diagnostics.apply import Applier
+from diagnostics.cache import WatchCache
+from diagnostics.findings import Finding, Fix
+from diagnostics.journal import Journal
+from diagnostics.kube import KubeClient, Unreachable
+from diagnostics.kubeconfig import ClusterConfig, ConfigError, load
+from diagnostics.registry import RegistryProbe, sandbox_mirrors
+from diagnostics.repo import Repository
+from diagnostics.snapshot import Snapshot
+from playbooks.base import Context, Playbook
+from playbooks.catalog import all_playbooks
+from playbooks.runner import Outcome, all_findings, run_all, run_one
+from tui.widgets.cluster_pane import ClusterPane
+from tui.widgets.events_pane import EventsPane
+from tui.widgets.findings_pane import FindingsPane
+from tui.widgets.jobs_pane import JobsPane
+from tui.widgets.status_header import StatusHeader
+
+KINDS = (
+    "Namespace",
+    "Node",
+    "Pod",
+    "Event",
+    "Service",
+    "Endpoints",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+)
+REPAINT_EVERY = 0.1  # seconds: at most ten repaints a second, however fast events arrive
+PLAYBOOK_DEBOUNCE = 1.0
+COMMANDS = (
+    (":pods", "show the cluster pane (pods)"),
+    (":nodes", "show the cluster pane (nodes)"),
+    (":jobs", "show Jobs and CronJobs"),
+    (":pipelines", "show the CI pipelines"),
+    (":findings", "focus the findings"),
+    (":ns NAME", "only namespace NAME (`:ns all` for every namespace)"),
+    (":ctx NAME", "switch to kubeconfig context NAME"),
+    ("/TEXT", "filter the focused table"),
+)
+
+
+class PitstopApp(App[int]):
+    CSS_PATH = "pitstop.tcss"
+    TITLE = "pitstop"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("colon", "command", "Command", key_display=":"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("d", "review", "Diff"),
+        Binding("p", "playbooks", "Run playbooks"),
+        Binding("u", "undo", "Undo last fix"),
+        Binding("1", "show('cluster')", "Cluster", show=False),
+        Binding("2", "show('jobs')", "Jobs", show=False),
+        Binding("3", "show('pipelines')", "Pipelines", show=False),
+        Binding("escape", "dismiss_bar", "Close", show=False),
+    ]
+
+    class ClusterChanged(Message):
+        """Something in the watch cache changed; one pending message stands for any number of changes."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, PitstopApp.ClusterChanged)
+
+    class ConnectionChanged(Message):
+        def __init__(self, state: str, detail: str = "") -> None:
+            super().__init__()
+            self.state, self.detail = state, detail
+
+    class PlaybooksFinished(Message):
+        def __init__(self, outcomes: list[Outcome]) -> None:
+            super().__init__()
+            self.outcomes = outcomes
+
+    class FixApplied(Message):
+        def __init__(self, text: str, verification: str | None, ok: bool, journal_id: str | None) -> None:
+            super().__init__()
+            self.text, self.verification, self.ok, self.journal_id = text, verification, ok, journal_id
+
+    def __init__(
+        self,
+        config: ClusterConfig | None,
+        *,
+        repo: Path | None = None,
+        namespace: str | None = None,
+        kubeconfig: str | None = None,
+        read_only: bool = False,
+        journal: Journal | None = None,
+        now: Callable[[], datetime] | None = None,
+        snapshot: Snapshot | None = None,
+        findings: Sequence[Finding] | None = None,
+        pipelines: Any = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.repo_root = repo
+        self.namespace = namespace
+        self.kubeconfig = kubeconfig
+        self.read_only = read_only
+        self.journal = journal or Journal()
+        self.now = now or (lambda: datetime.now(UTC))
+        self.snapshot: Snapshot | None = snapshot
+        self.findings: list[Finding] = list(findings or [])
+        self.offline = snapshot is not None  # canned data: screenshots and snapshot tests
+        self.pipelines_settings = pipelines
+        self.client: KubeClient | None = None
+        self.cache: WatchCache | None = None
+        self.registry: RegistryProbe | None = None
+        self.playbooks: dict[str, Playbook] = all_playbooks()
+        self.applied: list[str] = []  # journal ids of fixes applied in this session, newest last
+        self._repaint_pending = False
+        self._playbook_timer: Any = None
+        self._playbooks_running = False
+        self._playbooks_dirty = False
+        self._review: Any = None
+
+    # --- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        yield Static("", id="banner")
+        with Horizontal(id="body"):
+            with TabbedContent(id="tabs", initial="cluster"):
+                with TabPane("Cluster", id="cluster"):
+                    yield ClusterPane(id="cluster-pane")
+                with TabPane("Jobs", id="jobs"):
+                    yield JobsPane(id="jobs-pane")
+                with TabPane("Pipelines", id="pipelines"):
+                    yield self._pipelines_pane()
+            with Vertical(id="side"):
+                yield FindingsPane(id="findings")
+                yield EventsPane(id="events")
+        yield Input(placeholder=":pods  :jobs  :ns NAME  :ctx NAME", id="command")
+        yield Input(placeholder="filter", id="filter")
+        yield Footer()
+
+    def _pipelines_pane(self) -> Any:
+        from diagnostics.github import SetupNeeded
+        from tui.widgets.pipelines_pane import PipelinesPane
+
+        settings = self.pipelines_settings
+        if settings is None:
+            settings = SetupNeeded(
+                "Pipelines need a repository: start pitstop with --repo pointing at a GitHub checkout."
+            )
+        return PipelinesPane(settings)
+
+    def on_mount(self) -> None:
+        header = self.query_one(StatusHeader)
+        header.context = self.config.context if self.config else "-"
+        header.production = bool(self.config and self.config.production)
+        header.namespace = self.namespace or "all"
+        self.query_one("#banner", Static).display = False
+        self.query_one("#command", Input).display = False
+        self.query_one("#filter", Input).display = False
+        self.query_one(ClusterPane).focus_pods()
+        if self.offline:
+            header.connection = "offline"
+            self._repaint()
+            self.query_one(FindingsPane).show(self.findings)
+            header.set_findings(self.findings)
+        elif self.config is not None:
+            self.connect()
+
+    # --- cluster connection ---------------------------------------------------------------------
+
+    @work(exclusive=True, group="cluster")
+    async def connect(self) -> None:
+        """Connect, keep retrying while the cluster is unreachable, then feed the panes from the cache."""
+        assert self.config is not None
+        delay = 1.0
+        while True:
+            self.post_message(self.ConnectionChanged("connecting"))
+            try:
+                async with KubeClient(self.config) as client:
+                    version = await client.version()
+                    self.client = client
+                    async with WatchCache(client, KINDS, self.namespace) as cache:
+                        await cache.synced(60)
+                        self.cache = cache
+                        mirrors = (
+                            sandbox_mirrors(str(self._sandbox_ext().get("registry"))) if self._sandbox_ext() else {}
+                        )
+                        async with RegistryProbe(mirrors=mirrors) as probe:
+                            self.registry = probe
+                            unsubscribe = cache.subscribe(lambda *_: self.post_message(self.ClusterChanged()))
+                            self.post_message(self.ConnectionChanged("connected", str(version.get("gitVersion", ""))))
+                            self.post_message(self.ClusterChanged())
+                            try:
+                                await asyncio.Event().wait()  # until this worker is cancelled (quit, :ctx, :ns)
+                            finally:
+                                unsubscribe()
+            except Unreachable as e:
+                self.client = self.cache = None
+                self.post_message(self.ConnectionChanged("unreachable", f"{e}; retrying in {delay:.0f}s"))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _sandbox_ext(self) -> dict[str, Any]:
+        ext = (self.config.extensions if self.config else {}).get("pitstop.dev/sandbox")
+        return ext if isinstance(ext, dict) else {}
+
+    @on(ConnectionChanged)
+    def _connection(self, msg: ConnectionChanged) -> None:
+        header = self.query_one(StatusHeader)
+        header.connection = msg.state
+        banner = self.query_one("#banner", Static)
+        if msg.state == "connected":
+            header.version = msg.detail
+            banner.display = False
+        elif msg.state == "unreachable":
+            banner.update(f"Cluster unreachable: {msg.detail}")
+            banner.display = True
+
+    @on(ClusterChanged)
+    def _cluster_changed(self) -> None:
+        if self.cache is None:
+            return
+        self.snapshot = self.cache.snapshot()
+        if not self._repaint_pending:
+            self._repaint_pending = True
+            self.set_timer(REPAINT_EVERY, self._repaint)
+        self._schedule_playbooks()
+
+    def _repaint(self) -> None:
+        self._repaint_pending = False
+        if self.snapshot is None:
+            return
+        now = self.now()
+        self.query_one(ClusterPane).show(self.snapshot, now)
+        self.query_one(JobsPane).show(self.snapshot, now)
+        self.query_one(EventsPane).show(self.snapshot, now)
+
+    # --- playbooks -------------------------------------------------------------------------------
+
+    def _schedule_playbooks(self) -> None:
+        """Throttle, not debounce: a cluster that never goes quiet (crash loops) still gets diagnosed."""
+        if self._playbooks_running:
+            self._playbooks_dirty = True
+        elif self._playbook_timer is None:
+            self._playbook_timer = self.set_timer(PLAYBOOK_DEBOUNCE, self._playbooks_due)
+
+    def _playbooks_due(self) -> None:
+        self._playbook_timer = None
+        self.run_playbooks(None)
+
+    def _playbook_context(self, snapshot: Snapshot, focus: Any = None) -> Context:
+        repo = Repository(self.repo_root) if self.repo_root else None
+        return Context(snapshot, self.registry, repo, self.repo_root, self.namespace, focus)
+
+    @work(group="playbooks")
+    async def run_playbooks(self, only: str | None) -> None:
+        if self.snapshot is None or self._playbooks_running:
+            self._playbooks_dirty = True
+            return
+        self._playbooks_running, self._playbooks_dirty = True, False
+        chosen = [self.playbooks[only]] if only else list(self.playbooks.values())
+        self.query_one(StatusHeader).busy = f"running {only or 'all playbooks'}…"
+        outcomes = await run_all(chosen, self._playbook_context(self.snapshot))
+        if only:  # keep the other playbooks' findings
+            outcomes += [
+                Outcome(pid, "ok", 0, None, tuple(f for f in self.findings if f.playbook == pid))
+                for pid in self.playbooks
+                if pid != only
+            ]
+        self.post_message(self.PlaybooksFinished(outcomes))
+
+    @on(PlaybooksFinished)
+    def _playbooks_finished(self, msg: PlaybooksFinished) -> None:
+        self._playbooks_running = False
+        if self._playbooks_dirty:
+            self._schedule_playbooks()
+        self.findings = all_findings(msg.outcomes)
+        errors = [f"{o.id}: {o.error}" for o in msg.outcomes if o.status == "error"]
+        header = self.query_one(StatusHeader)
+        header.busy = ""
+        header.set_findings(self.findings)
+        self.query_one(FindingsPane).show(self.findings, "; ".join(errors))
+        if errors:
+            self.notify("\n".join(errors), title="Some checks could not run", severity="warning", timeout=8)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker failure becomes a visible error, never a silent log line."""
+        if event.state in (WorkerState.ERROR, WorkerState.CANCELLED) and event.worker.group == "playbooks":
+            self._playbooks_running = False
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            self.notify(
+                f"{type(err).__name__}: {err}",
+                title=f"{event.worker.group or 'worker'} failed",
+                severity="error",
+                timeout=10,
+            )
+            self.query_one(StatusHeader).busy = ""
+
+    # --- review, apply, verify, undo ------------------------------------------------------------
+
+    def action_review(self) -> None:
+        finding = self.query_one(FindingsPane).highlighted
+        if finding is None:
+            self.notify("Select a finding first (the list on the right).", severity="warning")
+            return
+        self._open_review(finding)
+
+    @on(FindingsPane.FindingChosen)
+    def _finding_chosen(self, msg: FindingsPane.FindingChosen) -> None:
+        self._open_review(msg.finding)
+
+    def _open_review(self, finding: Finding) -> None:
+        from tui.screens.diff_review import DiffReview
+
+        if not finding.fixes:
+            self.notify(finding.explanation, title=finding.title, timeout=10)
+            return
+        self._review = DiffReview(
+            finding,
+            self.config.context if self.config else "-",
+            bool(self.config and self.config.production),
+            self.read_only or self.offline,
+        )
+        self.push_screen(self._review)
+
+    def on_diff_review_apply_requested(self, msg: Any) -> None:
+        self.apply_fix(msg.finding, msg.fix)
+
+    @work(exclusive=True, group="apply")
+    async def apply_fix(self, finding: Finding, fix: Fix) -> None:
+        if self.read_only or self.config is None:
+            self.post_message(self.FixApplied("read-only: nothing was changed", None, False, None))
+            return
+        applier = Applier(self.client, self.journal, self.config.context, self.repo_root)
+        result = await applier.apply(finding, fix)
+        verification = None
+        if result.result == "applied":
+            verification = await self._verify(finding)
+        self.post_message(self.FixApplied(result.message, verification, result.result == "applied", result.journal_id))
+
+    async def _verify(self, finding: Finding, timeout: float = 60.0) -> str:
+        from diagnostics.cache import load_snapshot
+
+        pb = self.playbooks[finding.playbook]
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            snap = (
+                self.cache.snapshot()
+                if self.cache
+                else (await load_snapshot(self.client, KINDS) if self.client else None)
+            )
+            if snap is None:
+                return "not yet resolved"
+            outcome = await run_one(pb, self._playbook_context(snap, finding.object))
+            if outcome.status in ("ok", "findings") and all(f.id != finding.id for f in outcome.findings):
+                return "verified"
+            if loop.time() >= end:
+                return "not yet resolved"
+            await asyncio.sleep(0.5)
+
+    @on(FixApplied)
+    def _fix_applied(self, msg: FixApplied) -> None:
+        if msg.ok and msg.journal_id:
+            self.applied.append(msg.journal_id)
+        if self._review is not None and self._review.is_attached:
+            self._review.show_outcome(msg.text, msg.verification, msg.ok)
+        text = f"{msg.text} — {msg.verification}" if msg.verification else msg.text
+        self.notify(text, severity="information" if msg.ok else "error", timeout=8)
+        self.run_playbooks(None)
+
+    def action_undo(self) -> None:
+        if not self.applied:
+            self.notify("Nothing applied in this session to undo.", severity="warning")
+            return
+        if self.config and self.config.production:
+            from tui.screens.confirm_context import ConfirmContext
+
+            def confirmed(ok: bool | None) -> None:
+                if ok:
+                    self.undo_last()
+
+            self.push_screen(ConfirmContext(self.config.context), confirmed)
+            return
+        self.undo_last()
+
+    @work(exclusive=True, group="apply")
+    async def undo_last(self) -> None:
+        assert self.config is not None
+        journal_id = self.applied[-1]
+        result = await Applier(self.client, self.journal, self.config.context, self.repo_root).undo(journal_id)
+        if result.result == "applied":
+            self.applied.pop()
+        self.post_message(self.FixApplied(f"undo: {result.message}", None, result.result == "applied", None))
+
+    # --- navigation ------------------------------------------------------------------------------
+
+    def action_show(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(COMMANDS))
+
+    def action_command(self) -> None:
+        bar = self.query_one("#command", Input)
+        bar.value = ":"
+        bar.display = True
+        bar.focus()
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter", Input)
+        bar.display = True
+        bar.focus()
+
+    def action_dismiss_bar(self) -> None:
+        for bar in self.query(Input):
+            if bar.display and bar.id in ("command", "filter"):
+                bar.display = False
+                if bar.id == "filter":
+                    bar.value = ""
+                    self.query_one(ClusterPane).set_filter("")
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(ClusterPane).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        self.query_one(ClusterPane).focus_pods()
+
+    @on(Input.Submitted, "#command")
+    def _command(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        self.run_command(event.value)
+
+    def run_command(self, text: str) -> None:
+        """`:pods`, `:jobs`, `:ns NAME`, `:ctx NAME` — what k9s users type."""
+        words = text.strip().lstrip(":").split()
+        if not words:
+            return
+        verb, arg = words[0].lower(), (words[1] if len(words) > 1 else "")
+        if verb in ("pods", "po", "pod", "nodes", "no", "node", "cluster"):
+            self.action_show("cluster")
+            self.query_one(ClusterPane).focus_pods()
+        elif verb in ("jobs", "job", "cronjobs", "cj"):
+            self.action_show("jobs")
+        elif verb in ("pipelines", "runs", "ci"):
+            self.action_show("pipelines")
+        elif verb in ("findings", "f"):
+            self.query_one(FindingsPane).query_one("OptionList").focus()
+        elif verb in ("ns", "namespace"):
+            self.switch_namespace(None if arg in ("", "all", "-A") else arg)
+        elif verb in ("ctx", "context"):
+            self.switch_context(arg)
+        else:
+            self.notify(f"Unknown command :{verb}; press ? for the list.", severity="warning")
+
+    def switch_namespace(self, namespace: str | None) -> None:
+        from diagnostics.kubeconfig import validate_namespace
+
+        if namespace is not None:
+            try:
+                validate_namespace(namespace)
+            except ConfigError as e:
+                self.notify(str(e), severity="error")
+                return
+        self.namespace = namespace
+        self.query_one(StatusHeader).namespace = namespace or "all"
+        if not self.offline and self.config is not None:
+            self.connect()
+
+    def switch_context(self, name: str) -> None:
+        if not name:
+            self.notify("Name a context: :ctx NAME", severity="warning")
+            return
+        try:
+            self.config = load(self.kubeconfig, name, self.namespace)
+        except ConfigError as e:
+            self.notify(str(e), severity="error")
+            return
+        header = self.query_one(StatusHeader)
+        header.context, header.production = self.config.context, self.config.production
+        self.findings = []
+        self.applied = []
+        self.connect()
+
+    def action_playbooks(self) -> None:
+        from tui.screens.run_playbooks import RunPlaybooks
+
+        def chosen(pid: str | None) -> None:
+            if pid is not None:
+                self.run_playbooks(None if pid == "all" else pid)
+
+        self.push_screen(RunPlaybooks(list(self.playbooks.values())), chosen)
+
+    @on(ClusterPane.PodSelected)
+    def _pod_selected(self, msg: Any) -> None:
+        self._details("Pod", msg.namespace, msg.name)
+
+    @on(JobsPane.JobSelected)
+    def _job_selected(self, msg: Any) -> None:
+        self._details(msg.kind, msg.namespace, msg.name)
+
+    def _details(self, kind: str, namespace: str, name: str) -> None:
+        from tui.screens.details import DetailsScreen
+
+        if self.snapshot is None:
+            return
+        obj = self.snapshot.get(kind, namespace, name)
+        if obj is None:
+            self.notify(f"{kind} {namespace}/{name} is gone.", severity="warning")
+            return
+        client = self.client
+
+        async def read_logs(ns: str, pod: str, container: str | None, previous: bool) -> str:
+            if client is None:
+                return "not connected"
+            return await client.logs(ns, pod, container, previous=previous, tail_lines=500)
+
+        self.push_screen(DetailsScreen(obj, self.snapshot, read_logs if client else None))
