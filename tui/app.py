@@ -151,12 +151,12 @@ class PitstopApp(App[int]):
         yield StatusHeader(id="header")
         yield Static("", id="banner")
         with Horizontal(id="body"):
-            with TabbedContent(id="tabs", initial="cluster"):
-                with TabPane("Cluster", id="cluster"):
+            with TabbedContent(id="tabs", initial="tab-cluster"):
+                with TabPane("Cluster", id="tab-cluster"):
                     yield ClusterPane(id="cluster-pane")
-                with TabPane("Jobs", id="jobs"):
+                with TabPane("Jobs", id="tab-jobs"):
                     yield JobsPane(id="jobs-pane")
-                with TabPane("Pipelines", id="pipelines"):
+                with TabPane("Pipelines", id="tab-pipelines"):
                     yield self._pipelines_pane()
             with Vertical(id="side"):
                 yield FindingsPane(id="findings")
@@ -424,7 +424,19 @@ class PitstopApp(App[int]):
     # --- navigation ------------------------------------------------------------------------------
 
     def action_show(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        """Switch panes, taking focus along: TabbedContent follows the focused widget back otherwise."""
+        self.query_one(TabbedContent).active = f"tab-{tab}"
+        if tab == "cluster":
+            self.query_one(ClusterPane).focus_pods()
+        elif tab == "jobs":
+            self.query_one(JobsPane).focus_jobs()
+        else:
+            pane = self.query_one(f"#tab-{tab}")
+            target = next((w for w in pane.query("*") if w.focusable), None)
+            if target is not None:
+                target.focus()
+            else:
+                self.set_focus(None)
 
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
