@@ -52,57 +52,40 @@ class MigrationConflict:
                 ref = ObjectRef("DjangoApp", p.app_label)
                 if not ctx.in_scope(ref) or (p.kind == "conflict" and p.app_label in unreadable):
                     continue
-                cause = f"{p.kind}:{','.join(p.details)}"
-                loc = Location(p.path, p.line) if p.path else None
-                evidence = [Evidence("file", f"{at.path}:{at.line}", "repository", at) for at in p.locations]
-                fixes: tuple[Fix, ...] = ()
-                if p.kind == "conflict":
-                    evidence.insert(
-                        0,
-                        Evidence(
-                            "log",
-                            "CommandError: "
-                            + django.conflict_error({p.app_label: list(p.details)})
-                            + "\nTo fix them run 'python manage.py makemigrations --merge'",
-                            "what python manage.py migrate would print",
-                        ),
-                    )
-                    try:
-                        path, text = django.merge_migration(project, p.app_label, p.details)
-                    except ValueError as e:  # leaves with no common ancestor: Django cannot merge them either
-                        evidence.append(Evidence("log", str(e), "makemigrations --merge"))
-                    else:
-                        fixes = (
-                            self._new_file(
-                                ref,
-                                cause,
-                                path,
-                                text,
-                                "Written as `python manage.py makemigrations --merge` would; it has "
-                                "no operations. Review that the branches' operations do not clash, "
-                                "commit it and rebuild the image.",
-                            ),
-                        )
-                    title = f"App {p.app_label} has {len(p.details)} leaf migrations: {', '.join(p.details)}"
-                else:
+                if p.kind != "conflict":
                     title = {
                         "missing-dependency": f"App {p.app_label}: a migration depends on one that does not exist",
                         "cycle": f"App {p.app_label}: migrations depend on each other in a cycle",
                     }.get(p.kind, f"App {p.app_label}: a migration file cannot be read")
-                out.append(
-                    Finding(
-                        id=finding_id(ID, ref, cause),
-                        playbook=ID,
-                        severity="error",
-                        object=ref,
-                        title=title,
-                        explanation=p.message,
-                        evidence=tuple(evidence),
-                        fixes=fixes,
-                        location=loc,
-                        cause=cause,
-                    )
+                    out.append(_finding(ref, p, title))
+                    continue
+                printed = django.conflict_error({p.app_label: list(p.details)})
+                log = Evidence(
+                    "log",
+                    f"CommandError: {printed}\nTo fix them run 'python manage.py makemigrations --merge'",
+                    "what python manage.py migrate would print",
                 )
+                fixes: tuple[Fix, ...] = ()
+                extra: tuple[Evidence, ...]
+                try:
+                    path, text = django.merge_migration(project, p.app_label, p.details)
+                except ValueError as e:  # leaves with no common ancestor: Django cannot merge them either
+                    extra = (log, Evidence("log", str(e), "makemigrations --merge"))
+                else:
+                    extra = (log,)
+                    fixes = (
+                        _new_file(
+                            ref,
+                            p,
+                            path,
+                            text,
+                            "Written as `python manage.py makemigrations --merge` would; "
+                            "it has no operations. Review that the branches' operations do not clash, "
+                            "commit it and rebuild the image.",
+                        ),
+                    )
+                title = f"App {p.app_label} has {len(p.details)} leaf migrations: {', '.join(p.details)}"
+                out.append(_finding(ref, p, title, extra, fixes))
         return out
 
     def _alembic(self, ctx: Context, root: Path) -> list[Finding]:
@@ -112,59 +95,61 @@ class MigrationConflict:
                 ref = ObjectRef("AlembicHistory", p.script_location)
                 if not ctx.in_scope(ref):
                     continue
-                cause = f"{p.kind}:{','.join(p.details)}"
-                loc = Location(p.path, p.line) if p.path else None
-                evidence = [Evidence("file", f"{at.path}:{at.line}", "repository", at) for at in p.locations]
-                fixes: tuple[Fix, ...] = ()
-                if p.kind == "multiple-heads":
-                    evidence.insert(
-                        0,
-                        Evidence(
-                            "log", "FAILED: " + alembic.MULTIPLE_HEADS_ERROR, "what alembic upgrade head would print"
-                        ),
-                    )
-                    path, text = alembic.merge_revision(history, p.details)
-                    fixes = (
-                        self._new_file(
-                            ref,
-                            cause,
-                            path,
-                            text,
-                            'Written as `alembic merge -m "merge heads"` would, from the project\'s script.py.mako.',
-                        ),
-                    )
-                title = (
-                    f"{p.script_location} has {len(p.details)} heads: {', '.join(p.details)}"
-                    if p.kind == "multiple-heads"
-                    else f"{p.script_location}: {p.message.split('.')[0]}"
+                if p.kind != "multiple-heads":
+                    out.append(_finding(ref, p, f"{p.script_location}: {p.message.split('.')[0]}"))
+                    continue
+                log = Evidence(
+                    "log", "FAILED: " + alembic.MULTIPLE_HEADS_ERROR, "what alembic upgrade head would print"
                 )
-                out.append(
-                    Finding(
-                        id=finding_id(ID, ref, cause),
-                        playbook=ID,
-                        severity="error",
-                        object=ref,
-                        title=title,
-                        explanation=p.message,
-                        evidence=tuple(evidence),
-                        fixes=fixes,
-                        location=loc,
-                        cause=cause,
-                    )
+                path, text = alembic.merge_revision(history, p.details)
+                fix = _new_file(
+                    ref,
+                    p,
+                    path,
+                    text,
+                    'Written as `alembic merge -m "merge heads"` would, from the project\'s script.py.mako.',
                 )
+                title = f"{p.script_location} has {len(p.details)} heads: {', '.join(p.details)}"
+                out.append(_finding(ref, p, title, (log,), (fix,)))
         return out
 
-    @staticmethod
-    def _new_file(ref: ObjectRef, cause: str, path: str, text: str, notes: str) -> Fix:
-        return Fix(
-            id=stable_id(ID, ref.kind, ref.name, cause, "file"),
-            title=f"Create {path}",
-            target=FileTarget(path, create=True),
-            diff=unified(None, text, path),
-            risk="low",
-            notes=notes,
-            plan=FilePlan(None, text),
-        )
+
+Problem = django.Problem | alembic.Problem
+
+
+def _cause(p: Problem) -> str:
+    return f"{p.kind}:{','.join(p.details)}"
+
+
+def _finding(
+    ref: ObjectRef, p: Problem, title: str, extra: tuple[Evidence, ...] = (), fixes: tuple[Fix, ...] = ()
+) -> Finding:
+    """A finding for one problem of a migration history, with its file locations as evidence."""
+    files = tuple(Evidence("file", f"{at.path}:{at.line}", "repository", at) for at in p.locations)
+    return Finding(
+        id=finding_id(ID, ref, _cause(p)),
+        playbook=ID,
+        severity="error",
+        object=ref,
+        title=title,
+        explanation=p.message,
+        evidence=(*extra, *files),
+        fixes=fixes,
+        location=Location(p.path, p.line) if p.path else None,
+        cause=_cause(p),
+    )
+
+
+def _new_file(ref: ObjectRef, p: Problem, path: str, text: str, notes: str) -> Fix:
+    return Fix(
+        id=stable_id(ID, ref.kind, ref.name, _cause(p), "file"),
+        title=f"Create {path}",
+        target=FileTarget(path, create=True),
+        diff=unified(None, text, path),
+        risk="low",
+        notes=notes,
+        plan=FilePlan(None, text),
+    )
 
 
 PLAYBOOK = MigrationConflict()
