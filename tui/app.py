@@ -33,6 +33,7 @@ from diagnostics.snapshot import Snapshot
 from playbooks.base import Context, Playbook
 from playbooks.catalog import all_playbooks
 from playbooks.runner import Outcome, all_findings, run_all, run_one
+from tui.commands import ContextCommands, FixCommands, NamespaceCommands, PlaybookCommands
 from tui.widgets.cluster_pane import ClusterPane
 from tui.widgets.events_pane import EventsPane
 from tui.widgets.findings_pane import FindingsPane
@@ -58,7 +59,7 @@ KINDS = (
 )
 REPAINT_EVERY = 0.1  # seconds: at most ten repaints a second, however fast events arrive
 PLAYBOOK_DEBOUNCE = 1.0
-COMMANDS = (
+JUMPS = (
     (":pods", "show the cluster pane (pods)"),
     (":nodes", "show the cluster pane (nodes)"),
     (":jobs", "show Jobs and CronJobs"),
@@ -73,6 +74,7 @@ COMMANDS = (
 class PitstopApp(App[int]):
     CSS_PATH = "pitstop.tcss"
     TITLE = "pitstop"
+    COMMANDS = App.COMMANDS | {PlaybookCommands, NamespaceCommands, ContextCommands, FixCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -214,7 +216,7 @@ class PitstopApp(App[int]):
                         )
                         async with RegistryProbe(mirrors=mirrors) as probe:
                             self.registry = probe
-                            unsubscribe = cache.subscribe(lambda *_: self.post_message(self.ClusterChanged()))
+                            unsubscribe = cache.subscribe(self._on_cache_change)
                             self.post_message(self.ConnectionChanged("connected", str(version.get("gitVersion", ""))))
                             self.post_message(self.ClusterChanged())
                             try:
@@ -226,6 +228,9 @@ class PitstopApp(App[int]):
                 self.post_message(self.ConnectionChanged("unreachable", f"{e}; retrying in {delay:.0f}s"))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    def _on_cache_change(self, *_: Any) -> None:
+        self.post_message(self.ClusterChanged())  # replaces any still-queued ClusterChanged
 
     def _sandbox_ext(self) -> dict[str, Any]:
         ext = (self.config.extensions if self.config else {}).get("pitstop.dev/sandbox")
@@ -331,13 +336,13 @@ class PitstopApp(App[int]):
         if finding is None:
             self.notify("Select a finding first (the list on the right).", severity="warning")
             return
-        self._open_review(finding)
+        self.open_review(finding)
 
     @on(FindingsPane.FindingChosen)
     def _finding_chosen(self, msg: FindingsPane.FindingChosen) -> None:
-        self._open_review(msg.finding)
+        self.open_review(msg.finding)
 
-    def _open_review(self, finding: Finding) -> None:
+    def open_review(self, finding: Finding) -> None:
         from tui.screens.diff_review import DiffReview
 
         if not finding.fixes:
@@ -441,7 +446,7 @@ class PitstopApp(App[int]):
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(COMMANDS))
+        self.push_screen(HelpScreen(JUMPS))
 
     def action_command(self) -> None:
         bar = self.query_one("#command", Input)

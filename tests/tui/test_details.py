@@ -14,7 +14,8 @@ from textual.pilot import Pilot
 from textual.widgets import Log, Static
 
 from diagnostics.snapshot import Snapshot
-from tui.screens.details import DetailsScreen, env_line
+from tui.screens.describe import env_line
+from tui.screens.details import DetailsScreen
 
 NS = "coditect-staging"
 NOW = datetime(2025, 3, 4, 12, 0, 0, tzinfo=UTC)
