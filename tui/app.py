@@ -146,6 +146,7 @@ class PitstopApp(App[int]):
         self._playbooks_running = False
         self._playbooks_dirty = False
         self._review: Any = None
+        self._main_screen: Any = None
 
     # --- layout ---------------------------------------------------------------------------------
 
@@ -178,19 +179,26 @@ class PitstopApp(App[int]):
             )
         return PipelinesPane(settings)
 
+    @property
+    def main(self) -> Any:
+        """The main screen, where the panes live, whatever modal is on top of it."""
+        if self._main_screen is None:
+            self._main_screen = self.screen_stack[0]
+        return self._main_screen
+
     def on_mount(self) -> None:
-        header = self.query_one(StatusHeader)
+        header = self.main.query_one(StatusHeader)
         header.context = self.config.context if self.config else "-"
         header.production = bool(self.config and self.config.production)
         header.namespace = self.namespace or "all"
-        self.query_one("#banner", Static).display = False
-        self.query_one("#command", Input).display = False
-        self.query_one("#filter", Input).display = False
-        self.query_one(ClusterPane).focus_pods()
+        self.main.query_one("#banner", Static).display = False
+        self.main.query_one("#command", Input).display = False
+        self.main.query_one("#filter", Input).display = False
+        self.main.query_one(ClusterPane).focus_pods()
         if self.offline:
             header.connection = "offline"
             self._repaint()
-            self.query_one(FindingsPane).show(self.findings)
+            self.main.query_one(FindingsPane).show(self.findings)
             header.set_findings(self.findings)
         elif self.config is not None:
             self.connect()
@@ -238,9 +246,11 @@ class PitstopApp(App[int]):
 
     @on(ConnectionChanged)
     def _connection(self, msg: ConnectionChanged) -> None:
-        header = self.query_one(StatusHeader)
+        if not self.is_running:  # a late result while the app closes
+            return
+        header = self.main.query_one(StatusHeader)
         header.connection = msg.state
-        banner = self.query_one("#banner", Static)
+        banner = self.main.query_one("#banner", Static)
         if msg.state == "connected":
             header.version = msg.detail
             banner.display = False
@@ -250,6 +260,8 @@ class PitstopApp(App[int]):
 
     @on(ClusterChanged)
     def _cluster_changed(self) -> None:
+        if not self.is_running:  # a late result while the app closes
+            return
         if self.cache is None:
             return
         self.snapshot = self.cache.snapshot()
@@ -259,13 +271,15 @@ class PitstopApp(App[int]):
         self._schedule_playbooks()
 
     def _repaint(self) -> None:
+        if not self.is_running:  # a late result while the app closes
+            return
         self._repaint_pending = False
         if self.snapshot is None:
             return
         now = self.now()
-        self.query_one(ClusterPane).show(self.snapshot, now)
-        self.query_one(JobsPane).show(self.snapshot, now)
-        self.query_one(EventsPane).show(self.snapshot, now)
+        self.main.query_one(ClusterPane).show(self.snapshot, now)
+        self.main.query_one(JobsPane).show(self.snapshot, now)
+        self.main.query_one(EventsPane).show(self.snapshot, now)
 
     # --- playbooks -------------------------------------------------------------------------------
 
@@ -291,7 +305,7 @@ class PitstopApp(App[int]):
             return
         self._playbooks_running, self._playbooks_dirty = True, False
         chosen = [self.playbooks[only]] if only else list(self.playbooks.values())
-        self.query_one(StatusHeader).busy = f"running {only or 'all playbooks'}…"
+        self.main.query_one(StatusHeader).busy = f"running {only or 'all playbooks'}…"
         outcomes = await run_all(chosen, self._playbook_context(self.snapshot))
         if only:  # keep the other playbooks' findings
             outcomes += [
@@ -303,15 +317,17 @@ class PitstopApp(App[int]):
 
     @on(PlaybooksFinished)
     def _playbooks_finished(self, msg: PlaybooksFinished) -> None:
+        if not self.is_running:  # a late result while the app closes
+            return
         self._playbooks_running = False
         if self._playbooks_dirty:
             self._schedule_playbooks()
         self.findings = all_findings(msg.outcomes)
         errors = [f"{o.id}: {o.error}" for o in msg.outcomes if o.status == "error"]
-        header = self.query_one(StatusHeader)
+        header = self.main.query_one(StatusHeader)
         header.busy = ""
         header.set_findings(self.findings)
-        self.query_one(FindingsPane).show(self.findings, "; ".join(errors))
+        self.main.query_one(FindingsPane).show(self.findings, "; ".join(errors))
         if errors:
             self.notify("\n".join(errors), title="Some checks could not run", severity="warning", timeout=8)
 
@@ -327,12 +343,12 @@ class PitstopApp(App[int]):
                 severity="error",
                 timeout=10,
             )
-            self.query_one(StatusHeader).busy = ""
+            self.main.query_one(StatusHeader).busy = ""
 
     # --- review, apply, verify, undo ------------------------------------------------------------
 
     def action_review(self) -> None:
-        finding = self.query_one(FindingsPane).highlighted
+        finding = self.main.query_one(FindingsPane).highlighted
         if finding is None:
             self.notify("Select a finding first (the list on the right).", severity="warning")
             return
@@ -394,6 +410,8 @@ class PitstopApp(App[int]):
 
     @on(FixApplied)
     def _fix_applied(self, msg: FixApplied) -> None:
+        if not self.is_running:  # a late result while the app closes
+            return
         if msg.ok and msg.journal_id:
             self.applied.append(msg.journal_id)
         if self._review is not None and self._review.is_attached:
@@ -430,13 +448,13 @@ class PitstopApp(App[int]):
 
     def action_show(self, tab: str) -> None:
         """Switch panes, taking focus along: TabbedContent follows the focused widget back otherwise."""
-        self.query_one(TabbedContent).active = f"tab-{tab}"
+        self.main.query_one(TabbedContent).active = f"tab-{tab}"
         if tab == "cluster":
-            self.query_one(ClusterPane).focus_pods()
+            self.main.query_one(ClusterPane).focus_pods()
         elif tab == "jobs":
-            self.query_one(JobsPane).focus_jobs()
+            self.main.query_one(JobsPane).focus_jobs()
         else:
-            pane = self.query_one(f"#tab-{tab}")
+            pane = self.main.query_one(f"#tab-{tab}")
             target = next((w for w in pane.query("*") if w.focusable), None)
             if target is not None:
                 target.focus()
@@ -449,32 +467,32 @@ class PitstopApp(App[int]):
         self.push_screen(HelpScreen(JUMPS))
 
     def action_command(self) -> None:
-        bar = self.query_one("#command", Input)
+        bar = self.main.query_one("#command", Input)
         bar.value = ":"
         bar.display = True
         bar.focus()
 
     def action_filter(self) -> None:
-        bar = self.query_one("#filter", Input)
+        bar = self.main.query_one("#filter", Input)
         bar.display = True
         bar.focus()
 
     def action_dismiss_bar(self) -> None:
-        for bar in self.query(Input):
+        for bar in self.main.query(Input):
             if bar.display and bar.id in ("command", "filter"):
                 bar.display = False
                 if bar.id == "filter":
                     bar.value = ""
-                    self.query_one(ClusterPane).set_filter("")
+                    self.main.query_one(ClusterPane).set_filter("")
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.query_one(ClusterPane).set_filter(event.value)
+        self.main.query_one(ClusterPane).set_filter(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         event.input.display = False
-        self.query_one(ClusterPane).focus_pods()
+        self.main.query_one(ClusterPane).focus_pods()
 
     @on(Input.Submitted, "#command")
     def _command(self, event: Input.Submitted) -> None:
@@ -489,13 +507,13 @@ class PitstopApp(App[int]):
         verb, arg = words[0].lower(), (words[1] if len(words) > 1 else "")
         if verb in ("pods", "po", "pod", "nodes", "no", "node", "cluster"):
             self.action_show("cluster")
-            self.query_one(ClusterPane).focus_pods()
+            self.main.query_one(ClusterPane).focus_pods()
         elif verb in ("jobs", "job", "cronjobs", "cj"):
             self.action_show("jobs")
         elif verb in ("pipelines", "runs", "ci"):
             self.action_show("pipelines")
         elif verb in ("findings", "f"):
-            self.query_one(FindingsPane).query_one("OptionList").focus()
+            self.main.query_one(FindingsPane).query_one("OptionList").focus()
         elif verb in ("ns", "namespace"):
             self.switch_namespace(None if arg in ("", "all", "-A") else arg)
         elif verb in ("ctx", "context"):
@@ -513,7 +531,7 @@ class PitstopApp(App[int]):
                 self.notify(str(e), severity="error")
                 return
         self.namespace = namespace
-        self.query_one(StatusHeader).namespace = namespace or "all"
+        self.main.query_one(StatusHeader).namespace = namespace or "all"
         if not self.offline and self.config is not None:
             self.connect()
 
@@ -526,7 +544,7 @@ class PitstopApp(App[int]):
         except ConfigError as e:
             self.notify(str(e), severity="error")
             return
-        header = self.query_one(StatusHeader)
+        header = self.main.query_one(StatusHeader)
         header.context, header.production = self.config.context, self.config.production
         self.findings = []
         self.applied = []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from textual.css.query import NoMatches
 from textual.widgets import OptionList, TabbedContent
 
 from diagnostics.github import SetupNeeded
@@ -32,7 +33,10 @@ async def until(pilot: Any, predicate: Callable[[], Any], timeout: float = 30.0,
     """Let the app run until `predicate()` is truthy; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except NoMatches:  # not mounted yet
+            value = None
         if value:
             return value
         await pilot.pause(0.05)
