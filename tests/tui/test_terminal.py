@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,12 +25,12 @@ class Tmux:
     """A tmux server of our own (its own socket, no user config), so nothing leaks into the user's sessions."""
 
     def __init__(self, tmp: Path) -> None:
-        self.socket = tmp / "tmux.sock"
+        self.server = f"pitstop-test-{uuid.uuid4().hex[:12]}"  # a socket name, not a path: tmp paths can be too long
         self.conf = tmp / "tmux.conf"
         self.conf.write_text("set -g remain-on-exit on\nset -g history-limit 5000\n")
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> str:
-        argv = ["tmux", "-S", str(self.socket), "-f", str(self.conf), *args]
+        argv = ["tmux", "-L", self.server, "-f", str(self.conf), *args]
         return subprocess.run(argv, capture_output=True, text=True, check=True, env=env, timeout=10).stdout
 
     def screen(self) -> str:
@@ -51,7 +52,7 @@ class Tmux:
         return dict(zip(names, values, strict=True))
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "-S", str(self.socket), "kill-server"], capture_output=True, timeout=10)
+        subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True, timeout=10)
 
 
 def pane(screen: str, title: str) -> str:
