@@ -219,7 +219,7 @@ class WatchCache:
         for cb in list(self._subscribers):
             try:
                 cb(kind, event, obj)
-            except Exception:
+            except Exception:  # one broken subscriber must not starve the others or stop the watch
                 log.exception("cache subscriber %r failed on %s %s", cb, event, kind)
 
 

@@ -84,7 +84,7 @@ class Manager:
         for c in self.controllers:
             try:
                 c.on_change(type_, rt, obj, old)
-            except Exception:
+            except Exception:  # a controller bug must not fail the API write that triggered it; it is recorded
                 self._report(c, traceback.format_exc())
 
     def enqueue(self, c: Controller, key: Key) -> None:
@@ -131,7 +131,7 @@ class Manager:
                 continue
             try:
                 c.reconcile(k[1])
-            except Exception:
+            except Exception:  # keep the cluster running; the bug is recorded (tests fail on it) and logged
                 self._report(c, traceback.format_exc())
             done += 1
             if done % 20 == 0:
