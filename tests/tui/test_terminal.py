@@ -52,7 +52,12 @@ class Tmux:
         return dict(zip(names, values, strict=True))
 
     def kill(self) -> None:
+        found = subprocess.run(
+            ["tmux", "-L", self.server, "display-message", "-p", "#{socket_path}"], capture_output=True, text=True
+        )
         subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True, timeout=10)
+        if found.returncode == 0 and found.stdout.strip():
+            Path(found.stdout.strip()).unlink(missing_ok=True)  # tmux leaves its socket file behind
 
 
 def pane(screen: str, title: str) -> str:
