@@ -117,12 +117,13 @@ class Timeline:
         }
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        if info["generation"] != 2:
+        if info["generation"] == 0:
             return
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
-            self.add("full garbage collection", self._gc_started, time.perf_counter())
+            cause = "full garbage collection" if info["generation"] == 2 else "middle garbage collection"
+            self.add(cause, self._gc_started, time.perf_counter())
 
     async def watch_loop(self, tick: float = 0.005) -> None:
         """Note every stretch the event loop could not run a 5 ms timer on time (20 ms late or more)."""
@@ -387,7 +388,8 @@ def report(r: dict[str, Any], pods: int, interval: float) -> None:
         print(f"  {key:<8} n={len(xs):<4} median {statistics.median(xs) * ms:6.1f} ms   worst {max(xs) * ms:6.1f} ms")
     print(f"frames painted under load           : {r['frames_per_s']:7.1f} /s")
     print("what held the event loop during the keypresses:")
-    for cause in ("repaint", "playbook run", "full garbage collection", "event loop stall"):
+    causes = ("repaint", "playbook run", "full garbage collection", "middle garbage collection", "event loop stall")
+    for cause in causes:
         xs = timeline.within(cause, start, end)
         if xs:
             print(
@@ -397,6 +399,11 @@ def report(r: dict[str, Any], pods: int, interval: float) -> None:
             print(f"  {cause:<24} none")
     slow = [(p, s) for _, x, p, s in lat if x >= SLOW]
     print(f"keypresses over {SLOW * ms:.0f} ms                : {len(slow)}")
+    for i, (key, x, p, s) in enumerate(lat):
+        if x >= SLOW:
+            held = ", ".join(sorted(timeline.overlapping(p, s, longer_than=0.02) - {"event loop stall"})) or "-"
+            after = lat[i - 1][0] if i else "-"
+            print(f"  {key} (after {after}): {x * ms:.0f} ms; overlapping over 20 ms: {held}")
     for cause in ("playbook run", "full garbage collection", "repaint"):
         hit = sum(cause in timeline.overlapping(p, s, longer_than=0.05) for p, s in slow)
         print(f"  overlapping a {cause + ' over 50 ms':<36}: {hit}")

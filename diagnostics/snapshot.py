@@ -18,6 +18,7 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
+_NOT_OWNERS = frozenset({"Pod", "Event"})  # kinds left out of the owner index
 
 
 def key_of(obj: Obj) -> Key:
@@ -125,8 +126,19 @@ class Snapshot:
         return list(index.get("\0all" if namespace is None else namespace, ()))
 
     def by_uid(self, uid: str) -> Obj | None:
+        """The object that can own others (anything but Pods and Events) with this uid.
+
+        Pods and Events are left out of the index: they are most of a big cluster and own
+        nothing that matters here, and `owner` still finds a Pod owner by kind and name.
+        """
         if self._by_uid is None:
-            self._by_uid = {u: obj for objs in self._objects.values() for obj in objs.values() if (u := _uid(obj))}
+            self._by_uid = {
+                u: obj
+                for kind, objs in self._objects.items()
+                if kind not in _NOT_OWNERS
+                for obj in objs.values()
+                if (u := _uid(obj))
+            }
         return self._by_uid.get(uid)
 
     # --- ownership -------------------------------------------------------------------------

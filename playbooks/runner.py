@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import inspect
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from diagnostics.findings import Finding, sort_findings
 from playbooks.base import Context, Playbook
@@ -53,6 +56,38 @@ async def run_one(pb: Playbook, ctx: Context, timeout: float = DEFAULT_TIMEOUT) 
 
 async def run_all(playbooks: Sequence[Playbook], ctx: Context, timeout: float = DEFAULT_TIMEOUT) -> list[Outcome]:
     return list(await asyncio.gather(*(run_one(pb, ctx, timeout) for pb in playbooks)))
+
+
+async def run_all_in_thread(
+    playbooks: Sequence[Playbook], ctx: Context, timeout: float = DEFAULT_TIMEOUT
+) -> list[Outcome]:
+    """`run_all` on a worker thread with its own event loop: CPU-heavy playbooks never hold up the caller's loop.
+
+    Registry probes still run on the caller's loop, where their HTTP session lives; the
+    snapshot is read-only, so both threads may read it.
+    """
+    loop = asyncio.get_running_loop()
+    if ctx.registry is not None:
+        ctx = dataclasses.replace(ctx, registry=cast(Any, _OnLoop(ctx.registry, loop)))
+    return await asyncio.to_thread(asyncio.run, run_all(playbooks, ctx, timeout))
+
+
+class _OnLoop:
+    """Another thread's view of an object bound to `loop`: its coroutine methods are run there and awaited here."""
+
+    def __init__(self, target: object, loop: asyncio.AbstractEventLoop) -> None:
+        self._target, self._loop = target, loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            future = asyncio.run_coroutine_threadsafe(attr(*args, **kwargs), self._loop)
+            return await asyncio.wrap_future(future)
+
+        return call
 
 
 def all_findings(outcomes: Sequence[Outcome]) -> list[Finding]:

@@ -132,7 +132,7 @@ class SecretMissing:
         findings: list[Finding] = []
         for kind in WORKLOADS:
             for obj in snap.list(kind):
-                if _finished_job(obj) or snap.top_owner(obj) is not obj:
+                if _finished_job(obj) or snap.owner(obj) is not None:
                     continue  # owned objects are checked through their owner's template
                 ref = owner_ref(obj)
                 if ctx.in_scope(ref):
@@ -143,7 +143,6 @@ class SecretMissing:
         snap = ctx.snapshot
         ns = ref.namespace or "default"
         spec = pod_spec(workload)
-        failing = self._failing_evidence(ctx, workload)
         # one finding per missing object or key, however many places name it; its fix changes them all
         objects: dict[tuple[str, str], list[Reference]] = {}
         keys: dict[tuple[str, str, str], list[Reference]] = {}
@@ -155,6 +154,9 @@ class SecretMissing:
                 objects.setdefault((r.kind, r.name), []).append(r)
             elif r.key is not None and r.key not in _keys(target):
                 keys.setdefault((r.kind, r.name, r.key), []).append(r)
+        if not objects and not keys:
+            return []
+        failing = self._failing_evidence(ctx, workload)  # read only for workloads with a problem: events are costly
         out = [self._missing_object(ctx, workload, ref, refs, ns, failing) for refs in objects.values()]
         for (kind, name, _), refs in keys.items():
             out.append(self._missing_key(ctx, workload, ref, refs, ns, snap.get(kind, ns, name), failing))

@@ -8,17 +8,18 @@ in the queue, and repaints are throttled, so a flood of watch events costs one r
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from diagnostics.apply import Applier
@@ -29,15 +30,17 @@ from diagnostics.kube import KubeClient, Unreachable
 from diagnostics.kubeconfig import ClusterConfig, ConfigError, load
 from diagnostics.registry import RegistryProbe, sandbox_mirrors
 from diagnostics.repo import Repository
-from diagnostics.snapshot import Snapshot
+from diagnostics.snapshot import Key, Snapshot, key_of
 from playbooks.base import Context, Playbook
 from playbooks.catalog import all_playbooks
-from playbooks.runner import Outcome, all_findings, run_all, run_one
+from playbooks.runner import Outcome, all_findings, run_all_in_thread
 from tui.commands import ContextCommands, FixCommands, NamespaceCommands, PlaybookCommands
+from tui.gcpolicy import IdleCollector
 from tui.widgets.cluster_pane import ClusterPane
 from tui.widgets.events_pane import EventsPane
 from tui.widgets.findings_pane import FindingsPane
 from tui.widgets.jobs_pane import JobsPane
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.status_header import StatusHeader
 
 KINDS = (
@@ -59,6 +62,8 @@ KINDS = (
 )
 REPAINT_EVERY = 0.1  # seconds: at most ten repaints a second, however fast events arrive
 PLAYBOOK_DEBOUNCE = 1.0
+TYPING_PAUSE = 0.3  # seconds without input that count as a pause in typing
+PLAYBOOK_MAX_DEFER = 4.0  # findings wait at most this long for the operator to pause
 JUMPS = (
     (":pods", "show the cluster pane (pods)"),
     (":nodes", "show the cluster pane (nodes)"),
@@ -132,7 +137,9 @@ class PitstopApp(App[int]):
         self.read_only = read_only
         self.journal = journal or Journal()
         self.now = now or (lambda: datetime.now(UTC))
-        self.snapshot: Snapshot | None = snapshot
+        self._snapshot: Snapshot | None = snapshot
+        self._snapshot_stale = False  # the cache changed since `_snapshot` was taken
+        self._changed: dict[str, set[Key]] | None = None  # keys changed since the last repaint; None: all
         self.findings: list[Finding] = list(findings or [])
         self.offline = snapshot is not None  # canned data: screenshots and snapshot tests
         self.pipelines_settings = pipelines
@@ -143,9 +150,11 @@ class PitstopApp(App[int]):
         self.applied: list[str] = []  # journal ids of fixes applied in this session, newest last
         self._repaint_pending = False
         self._playbook_timer: Any = None
+        self._playbooks_wanted_since = 0.0
         self._playbooks_running = False
         self._playbooks_dirty = False
         self._review: Any = None
+        self.collector = IdleCollector()
         self._main_screen: Any = None
 
     # --- layout ---------------------------------------------------------------------------------
@@ -156,7 +165,7 @@ class PitstopApp(App[int]):
         with Horizontal(id="body"):
             with TabbedContent(id="tabs", initial="tab-cluster"):
                 with TabPane("Cluster", id="tab-cluster"):
-                    yield ClusterPane(id="cluster-pane")
+                    yield ClusterPane(id="cluster-pane", clock=self.now)
                 with TabPane("Jobs", id="tab-jobs"):
                     yield JobsPane(id="jobs-pane")
                 with TabPane("Pipelines", id="tab-pipelines"):
@@ -166,7 +175,7 @@ class PitstopApp(App[int]):
                 yield EventsPane(id="events")
         yield Input(placeholder=":pods  :jobs  :ns NAME  :ctx NAME", id="command")
         yield Input(placeholder="filter", id="filter")
-        yield Footer()
+        yield KeyBar()
 
     def _pipelines_pane(self) -> Any:
         from diagnostics.github import SetupNeeded
@@ -202,6 +211,7 @@ class PitstopApp(App[int]):
             header.set_findings(self.findings)
         elif self.config is not None:
             self.connect()
+            self.set_interval(1.0, self._tick)
 
     # --- cluster connection ---------------------------------------------------------------------
 
@@ -224,6 +234,8 @@ class PitstopApp(App[int]):
                         )
                         async with RegistryProbe(mirrors=mirrors) as probe:
                             self.registry = probe
+                            self._changed = None  # a new cache: everything is new to the panes
+                            self._snapshot_stale = True
                             unsubscribe = cache.subscribe(self._on_cache_change)
                             self.post_message(self.ConnectionChanged("connected", str(version.get("gitVersion", ""))))
                             self.post_message(self.ClusterChanged())
@@ -237,8 +249,23 @@ class PitstopApp(App[int]):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
-    def _on_cache_change(self, *_: Any) -> None:
-        self.post_message(self.ClusterChanged())  # replaces any still-queued ClusterChanged
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The cluster as the cache has it now: taken when first asked for after a change, not for every event."""
+        if self._snapshot_stale and self.cache is not None:
+            self._snapshot, self._snapshot_stale = self.cache.snapshot(), False
+        return self._snapshot
+
+    @snapshot.setter
+    def snapshot(self, value: Snapshot | None) -> None:
+        self._snapshot, self._snapshot_stale = value, False
+
+    def _on_cache_change(self, kind: str, _event: str, obj: Any) -> None:
+        if self._changed is not None:
+            self._changed.setdefault(kind, set()).add(key_of(obj))
+        if not self._snapshot_stale:
+            self._snapshot_stale = True
+            self.post_message(self.ClusterChanged())  # replaces any still-queued ClusterChanged
 
     def _sandbox_ext(self) -> dict[str, Any]:
         ext = (self.config.extensions if self.config else {}).get("pitstop.dev/sandbox")
@@ -264,7 +291,6 @@ class PitstopApp(App[int]):
             return
         if self.cache is None:
             return
-        self.snapshot = self.cache.snapshot()
         if not self._repaint_pending:
             self._repaint_pending = True
             self.set_timer(REPAINT_EVERY, self._repaint)
@@ -274,12 +300,32 @@ class PitstopApp(App[int]):
         if not self.is_running:  # a late result while the app closes
             return
         self._repaint_pending = False
-        if self.snapshot is None:
+        snapshot = self.snapshot
+        if snapshot is None:
             return
         now = self.now()
-        self.main.query_one(ClusterPane).show(self.snapshot, now)
-        self.main.query_one(JobsPane).show(self.snapshot, now)
-        self.main.query_one(EventsPane).show(self.snapshot, now)
+        changed, self._changed = self._changed, {}
+        self.main.query_one(ClusterPane).show(snapshot, now, changed)
+        if changed is None and not self.offline:
+            self.collector.start()  # the cache and its rows are loaded: full collections need not walk them again
+        if changed is None or changed.keys() & {"Job", "CronJob"}:
+            self.main.query_one(JobsPane).show(snapshot, now)
+        if changed is None or "Event" in changed:
+            self.main.query_one(EventsPane).show(snapshot, now)
+
+    def _tick(self) -> None:
+        """Once a second: durations and ages in the Jobs tables move on even when nothing changes."""
+        if self.is_running and self._snapshot is not None:
+            self.main.query_one(JobsPane).show(self._snapshot, self.now())
+        self.collector.tick()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown | events.MouseScrollUp):
+            self.collector.input()
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        self.collector.stop()
 
     # --- playbooks -------------------------------------------------------------------------------
 
@@ -288,9 +334,15 @@ class PitstopApp(App[int]):
         if self._playbooks_running:
             self._playbooks_dirty = True
         elif self._playbook_timer is None:
+            self._playbooks_wanted_since = time.monotonic()
             self._playbook_timer = self.set_timer(PLAYBOOK_DEBOUNCE, self._playbooks_due)
 
     def _playbooks_due(self) -> None:
+        """Run now, unless the operator is typing: then wait for a pause, up to PLAYBOOK_MAX_DEFER."""
+        waited = time.monotonic() - self._playbooks_wanted_since
+        if self.collector.idle_for() < TYPING_PAUSE and waited < PLAYBOOK_MAX_DEFER:
+            self._playbook_timer = self.set_timer(TYPING_PAUSE, self._playbooks_due)
+            return
         self._playbook_timer = None
         self.run_playbooks(None)
 
@@ -306,7 +358,7 @@ class PitstopApp(App[int]):
         self._playbooks_running, self._playbooks_dirty = True, False
         chosen = [self.playbooks[only]] if only else list(self.playbooks.values())
         self.main.query_one(StatusHeader).busy = f"running {only or 'all playbooks'}…"
-        outcomes = await run_all(chosen, self._playbook_context(self.snapshot))
+        outcomes = await run_all_in_thread(chosen, self._playbook_context(self.snapshot))
         if only:  # keep the other playbooks' findings
             outcomes += [
                 Outcome(pid, "ok", 0, None, tuple(f for f in self.findings if f.playbook == pid))
@@ -401,7 +453,7 @@ class PitstopApp(App[int]):
             )
             if snap is None:
                 return "not yet resolved"
-            outcome = await run_one(pb, self._playbook_context(snap, finding.object))
+            (outcome,) = await run_all_in_thread([pb], self._playbook_context(snap, finding.object))
             if outcome.status in ("ok", "findings") and all(f.id != finding.id for f in outcome.findings):
                 return "verified"
             if loop.time() >= end:

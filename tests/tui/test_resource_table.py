@@ -212,3 +212,103 @@ async def test_highlight_messages_of_one_table_coalesce():
     assert ResourceTable.RowHighlighted(table, "a").can_replace(newer)
     assert not ResourceTable.RowHighlighted(other, "a").can_replace(newer)
     assert not ResourceTable.RowSelected(table, "a").can_replace(ResourceTable.RowSelected(table, "b"))
+
+
+def order_after_full_sort(table: ResourceTable, all_rows: list[Row]) -> list[str]:
+    """What a fresh table given the same rows, sort and filter would show: the reference for `update`."""
+    fresh = ResourceTable(COLUMNS, sort=table.sort_column)
+    fresh._reverse = table._reverse
+    fresh.set_rows(all_rows)
+    fresh._filter = table._filter
+    fresh._refilter(None)
+    return [r.key for r in fresh.shown_rows]
+
+
+async def test_updates_move_only_changed_rows_and_match_a_full_sort():
+    table = ResourceTable(COLUMNS, sort="restarts")
+    app = TableApp(table)
+    rng = random.Random(11)
+    async with app.run_test(size=SIZE) as pilot:
+        current = {r.key: r for r in rows(2000)}
+        table.set_rows(list(current.values()))
+        await pilot.pause()
+        for step in range(60):
+            if step == 20:
+                table.set_filter("staging")
+            if step == 40:
+                table.sort_by("restarts", reverse=True)
+            changed = [row(rng.randrange(2500), restarts=rng.randrange(9)) for _ in range(15)]
+            gone = rng.sample(sorted(current), 5)
+            for r in changed:
+                current[r.key] = r
+            for k in gone:
+                current.pop(k, None)
+            table.update(changed, [k for k in gone if k not in {r.key for r in changed}])
+            for r in changed:
+                if r.key in gone:
+                    current[r.key] = r
+            assert [r.key for r in table.shown_rows] == order_after_full_sort(table, list(current.values()))
+            assert table.row_count == len(current)
+        await pilot.pause()
+        assert str(table.border_subtitle) == f"/staging {len(table.shown_rows)}/{len(current)}"
+
+
+async def test_the_cursor_keeps_its_row_while_updates_insert_above_it():
+    table = ResourceTable(COLUMNS, sort="name")
+    app = TableApp(table)
+    async with app.run_test(size=SIZE) as pilot:
+        table.set_rows([row(i) for i in range(100, 200)])
+        assert table.move_cursor_to(key(150))
+        table.update([row(i) for i in range(10)], [key(101)])
+        await pilot.pause()
+        assert table.cursor_key == key(150)
+        assert table.shown_rows[0].key == key(0) and key(101) not in {r.key for r in table.shown_rows}
+        table.update([], [key(150)])
+        assert table.cursor_key == key(151), "a removed cursor row leaves the cursor on the row now in its place"
+
+
+async def test_an_update_below_the_screen_draws_nothing_and_one_in_place_draws_its_line():
+    table = CountingTable(COLUMNS, sort="name")
+    app = TableApp(table)
+    async with app.run_test(size=SIZE) as pilot:
+        table.set_rows(rows(5000))
+        await pilot.pause()
+        table.rows_drawn = 0
+        table.update([row(4000, restarts=3), row(4500)], [key(4999)])  # far below the visible rows
+        await pilot.pause()
+        assert table.rows_drawn <= 2, "at most the header and the cursor line, which are never cached"
+        table.rows_drawn = 0
+        table.update([row(5, restarts=6)])  # sorted by name: it stays where it is
+        await pilot.pause()
+        assert table.rows_drawn <= 3, "its line, and at most the header and the cursor line"
+        assert text_of(table, 1 + 5).split()[-1] == "6"
+        table.lines_asked = 0
+        table.update([row(5001)], [key(3)])  # rows on screen move up: every line below is asked for again
+        await pilot.pause()
+        assert table.lines_asked >= VISIBLE_ROWS - 3
+        assert text_of(table, 1 + 3).split()[1] == "coditect-backend-00004"
+
+
+async def test_live_cells_follow_the_clock_on_visible_lines_only():
+    now = [1000.0]
+    calls: list[int] = []
+
+    def since(i: int) -> Any:
+        def cell(t: float) -> str:
+            calls.append(i)
+            return f"{int(t - i)}s"
+
+        return cell
+
+    table = ResourceTable(COLUMNS, sort="name", clock=lambda: now[0])
+    app = TableApp(table)
+    async with app.run_test(size=SIZE) as pilot:
+        table.set_rows([Row(key(i), ("ns", f"pod-{i:05d}", "Running", since(i)), ("ns", i, "", i)) for i in range(3000)])
+        await pilot.pause()
+        assert text_of(table, 2).split()[-1] == "999s"
+        calls.clear()
+        now[0] += 5
+        table.refresh()
+        await pilot.pause()
+        assert text_of(table, 2).split()[-1] == "1004s"
+        assert len(set(calls)) <= VISIBLE_ROWS + 1, "only the rows on screen work out their live cells"

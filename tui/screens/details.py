@@ -17,11 +17,12 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Log, Static
+from textual.widgets import ContentSwitcher, Log, Static
 from textual.worker import Worker, WorkerState
 
 from diagnostics.snapshot import Obj, Snapshot
 from tui.screens.describe import describe, metadata
+from tui.widgets.key_bar import KeyBar
 
 ReadLogs = Callable[[str, str, str | None, bool], Awaitable[str]]  # (namespace, pod, container, previous)
 LogKey = tuple[str, str, str | None, bool]
@@ -80,7 +81,7 @@ class DetailsScreen(Screen[None]):
             with Vertical(id="logs"):
                 yield Static(id="logs-status")
                 yield Log(id="logs-lines")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def showing_logs(self) -> bool:

@@ -1,16 +1,16 @@
 """ClusterPane: nodes (ready, pool, requested/allocatable) above pods (kubectl's READY, STATUS, RESTARTS, AGE).
 
-`show` is called for every repaint of a watch cache with 10,000 pods, so each pod's row
-parts are converted once per (uid, resourceVersion); a repaint only recomputes the
-AGE and RESTARTS texts and makes a new `Row` just for pods whose texts changed, which
-keeps the table's rendered-line cache warm for all the others.
+`show` is called for every repaint of a watch cache with 10,000 pods. Given the keys that
+changed since the last one, it converts just those pods (once per resourceVersion), moves
+just their rows and adjusts the per-node requests by their difference. AGE and the
+"(2m ago)" of RESTARTS are live cells: the table works them out for visible lines only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -23,8 +23,8 @@ from textual.message import Message
 
 from diagnostics import quantity
 from diagnostics.podstatus import PodSummary, human_duration, parse_time, restarts_text, severity, summarize
-from diagnostics.snapshot import Obj, Snapshot
-from tui.widgets.resource_table import Column, ResourceTable, Row
+from diagnostics.snapshot import Key, Obj, Snapshot
+from tui.widgets.resource_table import AnyCell, Column, ResourceTable, Row
 
 SEVERITY_STYLE = {"error": "red", "warn": "yellow", "ok": "green", "done": "dim"}
 SEVERITY_RANK = {"error": 0, "warn": 1, "ok": 2, "done": 3}
@@ -56,7 +56,7 @@ POD_COLUMNS = (
 
 @dataclass(slots=True)
 class _Pod:
-    """One pod version converted for display; `row` is reused while its AGE and RESTARTS texts stay the same."""
+    """One pod version converted for display, with its row."""
 
     obj: Obj
     version: str
@@ -68,10 +68,7 @@ class _Pod:
     active: bool  # scheduled and not finished: counts against its node's allocatable
     cpu: int  # millicores requested
     memory: int  # bytes requested
-    status: Text
-    ready: str | Text
-    row: Row | None = None
-    texts: tuple[str, str] = field(default=("", ""))
+    row: Row
 
 
 @lru_cache(maxsize=4096)
@@ -105,26 +102,42 @@ def _requests(spec: dict[str, Any]) -> tuple[int, int]:
 def _convert(pod: Obj, version: str) -> _Pod:
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
-    summary = summarize(pod)
-    created = parse_time(meta.get("creationTimestamp"))
+    s = summarize(pod)
+    created_at = parse_time(meta.get("creationTimestamp"))
+    created = created_at.timestamp() if created_at else None
     phase = (pod.get("status") or {}).get("phase")
-    sev = severity(summary.status)
-    ready_text = f"{summary.ready}/{summary.total}"
-    partly_ready = summary.status == "Running" and summary.ready < summary.total
+    sev = severity(s.status)
+    ready_text = f"{s.ready}/{s.total}"
+    ready: str | Text = Text(ready_text, style="yellow") if s.status == "Running" and s.ready < s.total else ready_text
+    namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     node = str(spec.get("nodeName") or "")
-    return _Pod(
-        pod,
-        version,
-        summary,
-        str(meta.get("namespace") or ""),
-        str(meta.get("name") or ""),
-        node,
-        created.timestamp() if created else None,
-        bool(node) and phase not in ("Succeeded", "Failed"),
-        *_requests(spec),
-        status=Text(summary.status, style=SEVERITY_STYLE[sev]),
-        ready=Text(ready_text, style="yellow") if partly_ready else ready_text,
+    row = Row(
+        f"{namespace}/{name}",
+        (namespace, name, ready, Text(s.status, style=SEVERITY_STYLE[sev]), _restarts(s), _age(created), node),
+        (
+            (namespace, name),
+            (name, namespace),
+            (s.ready - s.total, s.ready),
+            (SEVERITY_RANK[sev], s.status),
+            s.restarts,
+            -(created or 0.0),
+            node,
+        ),
     )
+    active = bool(node) and phase not in ("Succeeded", "Failed")
+    return _Pod(pod, version, s, namespace, name, node, created, active, *_requests(spec), row=row)
+
+
+def _age(created: float | None) -> AnyCell:
+    if created is None:
+        return "<unknown>"
+    return lambda now: human_duration(now - created)
+
+
+def _restarts(s: PodSummary) -> AnyCell:
+    if not s.restarts or s.last_restart is None:
+        return str(s.restarts)
+    return lambda now: restarts_text(s.restarts, s.last_restart, datetime.fromtimestamp(now, UTC))
 
 
 def _pool(node: Obj) -> str:
@@ -190,17 +203,40 @@ class ClusterPane(Vertical):
             super().__init__()
             self.name = name
 
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """`clock` keeps AGE moving between repaints; without one, ages are those at the `now` of the last `show`."""
         super().__init__(name=name, id=id, classes=classes)
-        self._pods: dict[str, _Pod] = {}
+        self._clock = clock
+        self._shown_at: datetime | None = None
+        self._pods: dict[Key, _Pod] = {}
+        self._listed = False  # the pods table shows pods (not a "could not list" notice)
+        self._usage: dict[str, list[int]] = {}  # node name -> [millicores, bytes, pods] requested by active pods
 
     def compose(self) -> ComposeResult:
         nodes = ResourceTable(NODE_COLUMNS, sort="name", empty_text="No nodes", id="nodes")
         nodes.border_title = "nodes"
-        pods = ResourceTable(POD_COLUMNS, sort="namespace", empty_text="No pods", id="pods")
+        pods = ResourceTable(
+            POD_COLUMNS,
+            sort="namespace",
+            empty_text="No pods",
+            clock=self._seconds,
+            tick=1.0 if self._clock else None,
+            id="pods",
+        )
         pods.border_title = "pods"
         yield nodes
         yield pods
+
+    def _seconds(self) -> float:
+        now = self._clock() if self._clock else self._shown_at or datetime.now(UTC)
+        return now.timestamp()
 
     @property
     def pods(self) -> ResourceTable:
@@ -217,58 +253,66 @@ class ClusterPane(Vertical):
         """Filter the pods (a node's name shows the pods on it)."""
         self.pods.set_filter(text)
 
-    def show(self, snapshot: Snapshot, now: datetime) -> None:
-        usage = self._show_pods(snapshot, now)
-        self._show_nodes(snapshot, usage)
+    def show(self, snapshot: Snapshot, now: datetime, changed: Mapping[str, Collection[Key]] | None = None) -> None:
+        """Bring both tables up to `snapshot`; `changed` (keys by kind since the last call) narrows the work."""
+        if now != self._shown_at:
+            self._shown_at = now
+            if self._clock is None:
+                self.pods.refresh()  # the live cells read the new time
+        pods = None if changed is None else changed.get("Pod", ())
+        if pods is None or pods:
+            self._show_pods(snapshot, pods)
+        if changed is None or changed.get("Node") or pods:
+            self._show_nodes(snapshot, self._usage if self._listed else None)
 
-    def _show_pods(self, snapshot: Snapshot, now: datetime) -> dict[str, tuple[int, int, int]] | None:
-        """Refresh the pods table; return (millicores, bytes, pods) requested per node, None if pods are unknown."""
+    def _show_pods(self, snapshot: Snapshot, changed: Collection[Key] | None) -> None:
         problem = listing_problem(snapshot, "Pod", "pods")
         if problem is not None:
-            self._pods = {}
+            self._pods, self._usage, self._listed = {}, {}, False
             self.pods.set_notice(problem)
-            return None
-        stamp = now.timestamp()
-        old, fresh = self._pods, {}
-        rows: list[Row] = []
-        usage: dict[str, tuple[int, int, int]] = {}
-        for pod in snapshot.objects.get("Pod", {}).values():
-            meta = pod.get("metadata") or {}
-            uid = str(meta.get("uid") or f"{meta.get('namespace')}/{meta.get('name')}")
-            version = str(meta.get("resourceVersion") or "")
-            entry = old.get(uid)
-            if entry is None or not (entry.obj is pod or (version and entry.version == version)):
-                entry = _convert(pod, version)
-            fresh[uid] = entry
-            if entry.active:
-                cpu, memory, count = usage.get(entry.node, (0, 0, 0))
-                usage[entry.node] = (cpu + entry.cpu, memory + entry.memory, count + 1)
-            s = entry.summary
-            texts = (
-                "<unknown>" if entry.created is None else human_duration(stamp - entry.created),
-                restarts_text(s.restarts, s.last_restart, now) if s.restarts else "0",
-            )
-            if entry.row is None or texts != entry.texts:
-                entry.texts = texts
-                entry.row = Row(
-                    f"{entry.namespace}/{entry.name}",
-                    (entry.namespace, entry.name, entry.ready, entry.status, texts[1], texts[0], entry.node),
-                    (
-                        (entry.namespace, entry.name),
-                        (entry.name, entry.namespace),
-                        (s.ready - s.total, s.ready),
-                        (SEVERITY_RANK[severity(s.status)], s.status),
-                        s.restarts,
-                        -(entry.created or 0.0),
-                        entry.node,
-                    ),
-                )
-            rows.append(entry.row)
-        self._pods = fresh
-        self.pods.set_rows(rows)
-        return usage
+            return
+        current = snapshot.objects.get("Pod", {})
+        if changed is None or not self._listed:  # everything: one sort
+            old, self._pods, self._usage = self._pods, {}, {}
+            for key, obj in current.items():
+                entry = old.get(key)
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+                if entry is None or not (entry.obj is obj or (version and entry.version == version)):
+                    entry = _convert(obj, version)
+                self._pods[key] = entry
+                self._use(entry, 1)
+            self._listed = True
+            self.pods.set_rows([e.row for e in self._pods.values()])
+            return
+        upserts: list[Row] = []
+        removed: list[str] = []
+        for key in changed:
+            obj = current.get(key)
+            entry = self._pods.get(key)
+            if obj is None:
+                if entry is not None:
+                    self._use(entry, -1)
+                    del self._pods[key]
+                    removed.append(entry.row.key)
+                continue
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+            if entry is not None and (entry.obj is obj or (version and entry.version == version)):
+                continue
+            if entry is not None:
+                self._use(entry, -1)
+            entry = self._pods[key] = _convert(obj, version)
+            self._use(entry, 1)
+            upserts.append(entry.row)
+        self.pods.update(upserts, removed)
 
-    def _show_nodes(self, snapshot: Snapshot, usage: dict[str, tuple[int, int, int]] | None) -> None:
+    def _use(self, entry: _Pod, sign: int) -> None:
+        if entry.active:
+            usage = self._usage.setdefault(entry.node, [0, 0, 0])
+            usage[0] += sign * entry.cpu
+            usage[1] += sign * entry.memory
+            usage[2] += sign
+
+    def _show_nodes(self, snapshot: Snapshot, usage: Mapping[str, list[int]] | None) -> None:
         problem = listing_problem(snapshot, "Node", "nodes")
         if problem is not None:
             self.nodes.set_notice(problem)
