@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from diagnostics.findings import Finding, ObjectRef
 
 if TYPE_CHECKING:
+    from diagnostics.registry import RegistryProbe
     from diagnostics.repo import Repository
     from diagnostics.snapshot import Snapshot
-
-    from diagnostics.registry import RegistryProbe
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,8 @@ class Context:
     """Everything a playbook may read: one snapshot of the cluster, and the probes.
 
     `focus`, when set, asks the playbook to look at that object only (verification re-runs).
+    `now` is the time to write into what a fix generates (a merge migration's name and
+    header); None means the wall clock.
     """
 
     snapshot: Snapshot
@@ -28,6 +30,7 @@ class Context:
     repo_root: Path | None = None
     namespace: str | None = None
     focus: ObjectRef | None = None
+    now: datetime | None = None
 
     def in_scope(self, obj: ObjectRef) -> bool:
         if self.focus is not None:

@@ -68,7 +68,7 @@ class MigrationConflict:
                 fixes: tuple[Fix, ...] = ()
                 extra: tuple[Evidence, ...]
                 try:
-                    path, text = django.merge_migration(project, p.app_label, p.details)
+                    path, text = django.merge_migration(project, p.app_label, p.details, now=ctx.now)
                 except ValueError as e:  # leaves with no common ancestor: Django cannot merge them either
                     extra = (log, Evidence("log", str(e), "makemigrations --merge"))
                 else:
@@ -101,7 +101,7 @@ class MigrationConflict:
                 log = Evidence(
                     "log", "FAILED: " + alembic.MULTIPLE_HEADS_ERROR, "what alembic upgrade head would print"
                 )
-                path, text = alembic.merge_revision(history, p.details)
+                path, text = alembic.merge_revision(history, p.details, now=ctx.now)
                 fix = _new_file(
                     ref,
                     p,

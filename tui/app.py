@@ -77,7 +77,7 @@ JUMPS = (
 
 
 class PitstopApp(App[int]):
-    CSS_PATH = "pitstop.tcss"
+    CSS_PATH = Path(__file__).with_name("pitstop.tcss")  # absolute: subclasses elsewhere find it too
     TITLE = "pitstop"
     COMMANDS = App.COMMANDS | {PlaybookCommands, NamespaceCommands, ContextCommands, FixCommands}
     BINDINGS = [
@@ -151,6 +151,8 @@ class PitstopApp(App[int]):
         self._repaint_pending = False
         self._playbook_timer: Any = None
         self._playbooks_wanted_since = 0.0
+        self._outcomes: dict[str, Outcome] = {}  # the latest outcome of each playbook
+        self._kinds_changed: set[str] | None = None  # kinds changed since the playbooks last ran; None: all
         self._playbooks_running = False
         self._playbooks_dirty = False
         self._review: Any = None
@@ -197,7 +199,7 @@ class PitstopApp(App[int]):
 
     def on_mount(self) -> None:
         header = self.main.query_one(StatusHeader)
-        header.context = self.config.context if self.config else "-"
+        header.context = self.config.context if self.config else self.snapshot.context if self.snapshot else "-"
         header.production = bool(self.config and self.config.production)
         header.namespace = self.namespace or "all"
         self.main.query_one("#banner", Static).display = False
@@ -235,6 +237,7 @@ class PitstopApp(App[int]):
                         async with RegistryProbe(mirrors=mirrors) as probe:
                             self.registry = probe
                             self._changed = None  # a new cache: everything is new to the panes
+                            self._kinds_changed = None
                             self._snapshot_stale = True
                             unsubscribe = cache.subscribe(self._on_cache_change)
                             self.post_message(self.ConnectionChanged("connected", str(version.get("gitVersion", ""))))
@@ -261,6 +264,8 @@ class PitstopApp(App[int]):
         self._snapshot, self._snapshot_stale = value, False
 
     def _on_cache_change(self, kind: str, _event: str, obj: Any) -> None:
+        if self._kinds_changed is not None:
+            self._kinds_changed.add(kind)
         if self._changed is not None:
             self._changed.setdefault(kind, set()).add(key_of(obj))
         if not self._snapshot_stale:
@@ -344,27 +349,33 @@ class PitstopApp(App[int]):
             self._playbook_timer = self.set_timer(TYPING_PAUSE, self._playbooks_due)
             return
         self._playbook_timer = None
-        self.run_playbooks(None)
+        self.run_playbooks(None, what_changed=True)
 
     def _playbook_context(self, snapshot: Snapshot, focus: Any = None) -> Context:
         repo = Repository(self.repo_root) if self.repo_root else None
-        return Context(snapshot, self.registry, repo, self.repo_root, self.namespace, focus)
+        return Context(snapshot, self.registry, repo, self.repo_root, self.namespace, focus, self.now())
 
     @work(group="playbooks")
-    async def run_playbooks(self, only: str | None) -> None:
-        if self.snapshot is None or self._playbooks_running:
+    async def run_playbooks(self, only: str | None, *, what_changed: bool = False) -> None:
+        """Run one playbook, all, or (`what_changed`) those reading a kind that changed since their last run."""
+        snapshot = self.snapshot
+        if snapshot is None or self._playbooks_running:
             self._playbooks_dirty = True
             return
+        if only:
+            chosen = [self.playbooks[only]]
+        elif what_changed and self._kinds_changed is not None:
+            kinds, self._kinds_changed = self._kinds_changed, set()
+            chosen = [pb for pb in self.playbooks.values() if kinds.intersection(pb.kinds)]
+        else:
+            self._kinds_changed = set()
+            chosen = list(self.playbooks.values())
+        if not chosen:
+            return
         self._playbooks_running, self._playbooks_dirty = True, False
-        chosen = [self.playbooks[only]] if only else list(self.playbooks.values())
-        self.main.query_one(StatusHeader).busy = f"running {only or 'all playbooks'}…"
-        outcomes = await run_all_in_thread(chosen, self._playbook_context(self.snapshot))
-        if only:  # keep the other playbooks' findings
-            outcomes += [
-                Outcome(pid, "ok", 0, None, tuple(f for f in self.findings if f.playbook == pid))
-                for pid in self.playbooks
-                if pid != only
-            ]
+        label = only or ("all playbooks" if len(chosen) == len(self.playbooks) else ", ".join(p.id for p in chosen))
+        self.main.query_one(StatusHeader).busy = f"running {label}…"
+        outcomes = await run_all_in_thread(chosen, self._playbook_context(snapshot))
         self.post_message(self.PlaybooksFinished(outcomes))
 
     @on(PlaybooksFinished)
@@ -374,7 +385,8 @@ class PitstopApp(App[int]):
         self._playbooks_running = False
         if self._playbooks_dirty:
             self._schedule_playbooks()
-        self.findings = all_findings(msg.outcomes)
+        self._outcomes.update((o.id, o) for o in msg.outcomes)  # the playbooks that did not run keep theirs
+        self.findings = all_findings(list(self._outcomes.values()))
         errors = [f"{o.id}: {o.error}" for o in msg.outcomes if o.status == "error"]
         header = self.main.query_one(StatusHeader)
         header.busy = ""
@@ -599,6 +611,7 @@ class PitstopApp(App[int]):
         header = self.main.query_one(StatusHeader)
         header.context, header.production = self.config.context, self.config.production
         self.findings = []
+        self._outcomes = {}
         self.applied = []
         self.connect()
 

@@ -11,7 +11,11 @@ from tui.widgets.resource_table import Column, ResourceTable, Row
 
 
 class BarApp(App[None]):
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("x", "count", "Count"), Binding("z", "count", "Hidden", show=False)]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("x", "count", "Count"),
+        Binding("z", "count", "Hidden", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()

@@ -303,7 +303,9 @@ async def test_live_cells_follow_the_clock_on_visible_lines_only():
     table = ResourceTable(COLUMNS, sort="name", clock=lambda: now[0])
     app = TableApp(table)
     async with app.run_test(size=SIZE) as pilot:
-        table.set_rows([Row(key(i), ("ns", f"pod-{i:05d}", "Running", since(i)), ("ns", i, "", i)) for i in range(3000)])
+        table.set_rows(
+            [Row(key(i), ("ns", f"pod-{i:05d}", "Running", since(i)), ("ns", i, "", i)) for i in range(3000)]
+        )
         await pilot.pause()
         assert text_of(table, 2).split()[-1] == "999s"
         calls.clear()
