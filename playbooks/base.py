@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from diagnostics.findings import Finding, ObjectRef
 
 if TYPE_CHECKING:
+    from diagnostics.logs import LogReader
     from diagnostics.registry import RegistryProbe
     from diagnostics.repo import Repository
     from diagnostics.snapshot import Snapshot
@@ -20,6 +21,7 @@ class Context:
     """Everything a playbook may read: one snapshot of the cluster, and the probes.
 
     `focus`, when set, asks the playbook to look at that object only (verification re-runs).
+    `logs` reads containers' logs (None: no cluster to ask, as in tests on a snapshot).
     `now` is the time to write into what a fix generates (a merge migration's name and
     header); None means the wall clock.
     """
@@ -31,6 +33,7 @@ class Context:
     namespace: str | None = None
     focus: ObjectRef | None = None
     now: datetime | None = None
+    logs: LogReader | None = None
 
     def in_scope(self, obj: ObjectRef) -> bool:
         if self.focus is not None:

@@ -22,6 +22,7 @@ from diagnostics.findings import Finding, Fix
 from diagnostics.journal import Journal
 from diagnostics.kube import KubeClient, KubeError, Unreachable
 from diagnostics.kubeconfig import ClusterConfig
+from diagnostics.logs import LogReader
 from diagnostics.registry import RegistryProbe, sandbox_mirrors
 from diagnostics.repo import Repository
 from playbooks import report
@@ -77,7 +78,7 @@ async def run(config: ClusterConfig, opts: Options, out: TextIO | None = None, e
                 return EXIT_UNREACHABLE
             mirrors = registry_mirrors(config)
             async with RegistryProbe(mirrors=mirrors) as probe:
-                ctx = Context(snapshot, probe, repo, opts.repo, opts.namespace)
+                ctx = Context(snapshot, probe, repo, opts.repo, opts.namespace, logs=LogReader(client))
                 outcomes = await run_all(opts.playbooks, ctx, opts.timeout)
                 applied: list[report.ApplyOutcome] | None = None
                 if opts.apply or opts.dry_run:
@@ -150,7 +151,9 @@ async def verify(client: KubeClient, pb: Playbook, finding: Finding, ctx: Contex
     while True:
         snapshot = await load_snapshot(client, kinds, None) if kinds else ctx.snapshot
         repo = Repository(ctx.repo_root) if ctx.repo_root else None  # files may have changed: index again
-        focused = Context(snapshot, ctx.registry, repo, ctx.repo_root, ctx.namespace, focus=finding.object)
+        focused = Context(
+            snapshot, ctx.registry, repo, ctx.repo_root, ctx.namespace, focus=finding.object, logs=ctx.logs
+        )
         outcome: Outcome = await run_one(pb, focused)
         if outcome.status in ("ok", "findings") and all(f.id != finding.id for f in outcome.findings):
             return "verified"

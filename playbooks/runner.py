@@ -63,12 +63,14 @@ async def run_all_in_thread(
 ) -> list[Outcome]:
     """`run_all` on a worker thread with its own event loop: CPU-heavy playbooks never hold up the caller's loop.
 
-    Registry probes still run on the caller's loop, where their HTTP session lives; the
+    Registry probes and log reads still run on the caller's loop, where their HTTP sessions live; the
     snapshot is read-only, so both threads may read it.
     """
     loop = asyncio.get_running_loop()
     if ctx.registry is not None:
         ctx = dataclasses.replace(ctx, registry=cast(Any, _OnLoop(ctx.registry, loop)))
+    if ctx.logs is not None:
+        ctx = dataclasses.replace(ctx, logs=cast(Any, _OnLoop(ctx.logs, loop)))
     return await asyncio.to_thread(asyncio.run, run_all(playbooks, ctx, timeout))
 
 

@@ -28,6 +28,7 @@ from diagnostics.findings import Finding, Fix
 from diagnostics.journal import Journal
 from diagnostics.kube import KubeClient, Unreachable
 from diagnostics.kubeconfig import ClusterConfig, ConfigError, load
+from diagnostics.logs import LogReader
 from diagnostics.registry import RegistryProbe, sandbox_mirrors
 from diagnostics.repo import Repository
 from diagnostics.snapshot import Key, Snapshot, key_of
@@ -353,7 +354,8 @@ class PitstopApp(App[int]):
 
     def _playbook_context(self, snapshot: Snapshot, focus: Any = None) -> Context:
         repo = Repository(self.repo_root) if self.repo_root else None
-        return Context(snapshot, self.registry, repo, self.repo_root, self.namespace, focus, self.now())
+        logs = LogReader(self.client) if self.client is not None else None
+        return Context(snapshot, self.registry, repo, self.repo_root, self.namespace, focus, self.now(), logs)
 
     @work(group="playbooks")
     async def run_playbooks(self, only: str | None, *, what_changed: bool = False) -> None:
