@@ -47,7 +47,12 @@ class Playbook(Protocol):
 
     id: str
     title: str
-    kinds: tuple[str, ...]  # the kinds it reads; a forbidden one means "could not check"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds it reads; a forbidden one means "could not check" (a class attribute will do)."""
+        ...
+
     uses_repo: bool
     uses_registry: bool
 

@@ -17,6 +17,7 @@ BUILTIN = (
     "playbooks.secret_missing",
     "playbooks.migration_conflict",
     "playbooks.manifest_syntax",
+    "playbooks.readiness",
 )
 ENTRY_POINT_GROUP = "pitstop.playbooks"
 KNOWN_KINDS = frozenset(r.kind for r in RESOURCES)  # what the snapshot can hold
@@ -59,11 +60,16 @@ def all_playbooks() -> dict[str, Playbook]:
     return found
 
 
+def is_aggregate(pb: Playbook) -> bool:
+    """A playbook that runs the others (readiness)."""
+    return bool(getattr(pb, "aggregate", False))
+
+
 def select(spec: str) -> list[Playbook]:
     """`all` or a comma-separated list of ids, in the order given (an id named twice counts once)."""
     known = all_playbooks()
-    if spec.strip() == "all":
-        return list(known.values())
+    if spec.strip() == "all":  # aggregates (readiness) run the others themselves: asked for by name only
+        return [pb for pb in known.values() if not is_aggregate(pb)]
     chosen: list[Playbook] = []
     for pid in (p.strip() for p in spec.split(",")):
         if not pid:

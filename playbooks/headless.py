@@ -27,6 +27,7 @@ from diagnostics.registry import RegistryProbe, sandbox_mirrors
 from diagnostics.repo import Repository
 from playbooks import report
 from playbooks.base import Context, Playbook
+from playbooks.catalog import all_playbooks
 from playbooks.runner import Outcome, all_findings, run_all, run_one
 
 EXIT_UNREACHABLE = report.EXIT_UNREACHABLE
@@ -47,6 +48,7 @@ class Options:
     timeout: float = 30.0
     verify_timeout: float = 90.0
     journal: Journal = field(default_factory=Journal)
+    only: frozenset[str] = frozenset()  # with apply/dry_run: only these finding ids (empty: every finding)
 
 
 def kinds_for(playbooks: Sequence[Playbook]) -> list[str]:
@@ -85,13 +87,18 @@ async def run(config: ClusterConfig, opts: Options, out: TextIO | None = None, e
                     applied = []
                     applier = Applier(None if opts.read_only else client, opts.journal, config.context, opts.repo)
                     for finding in all_findings(outcomes):
-                        if finding.fixes:
+                        if finding.fixes and (not opts.only or finding.id in opts.only):
                             applied.append(
                                 await _apply_one(applier, client, config, ctx, opts, finding, finding.fixes[0], mirrors)
                             )
     except Unreachable as e:
         print(f"pitstop: {e}", file=err)
         return EXIT_UNREACHABLE
+    missing = sorted(opts.only - {f.id for f in all_findings(outcomes)})
+    if missing:
+        print(
+            f"pitstop: no finding {', '.join(missing)} in this run (fixed already?); nothing applied for it", file=err
+        )
     titles = {pb.id: pb.title for pb in opts.playbooks}
     run_result = report.RunResult(
         context=config.context,
@@ -131,7 +138,7 @@ async def _apply_one(
     result = await applier.apply(finding, fix, dry_run=opts.dry_run)
     verification = None
     if result.result == "applied":
-        pb = next(p for p in opts.playbooks if p.id == finding.playbook)
+        pb = next((p for p in opts.playbooks if p.id == finding.playbook), None) or all_playbooks()[finding.playbook]
         verification = await verify(client, pb, finding, ctx, opts.verify_timeout)
     return report.ApplyOutcome(
         fix.id,

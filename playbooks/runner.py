@@ -18,6 +18,14 @@ log = logging.getLogger("pitstop.playbooks")
 DEFAULT_TIMEOUT = 30.0
 
 
+class CouldNotCheck(Exception):
+    """Raised by a playbook that cannot reach a verdict: its outcome is an error, `unreachable` when a source was down."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     id: str
@@ -48,6 +56,8 @@ async def run_one(pb: Playbook, ctx: Context, timeout: float = DEFAULT_TIMEOUT) 
         findings = await asyncio.wait_for(pb.run(ctx), timeout)
     except TimeoutError:
         return done("error", f"timed out after {timeout:g}s")
+    except CouldNotCheck as e:
+        return done("error", f"could not check: {e}", unreachable=e.unreachable)
     except Exception as e:  # a broken playbook is reported, the others go on
         log.exception("playbook %s failed", pb.id)
         return done("error", f"{type(e).__name__}: {e}")
@@ -93,4 +103,9 @@ class _OnLoop:
 
 
 def all_findings(outcomes: Sequence[Outcome]) -> list[Finding]:
-    return sort_findings([f for o in outcomes for f in o.findings])
+    """Every finding once (an aggregate playbook such as readiness repeats the others'), most severe first."""
+    seen: dict[str, Finding] = {}
+    for o in outcomes:
+        for f in o.findings:
+            seen.setdefault(f.id, f)
+    return sort_findings(list(seen.values()))

@@ -33,7 +33,7 @@ from diagnostics.registry import RegistryProbe, sandbox_mirrors
 from diagnostics.repo import Repository
 from diagnostics.snapshot import Key, Snapshot, key_of
 from playbooks.base import Context, Playbook
-from playbooks.catalog import all_playbooks
+from playbooks.catalog import all_playbooks, is_aggregate
 from playbooks.runner import Outcome, all_findings, run_all_in_thread
 from tui.commands import ContextCommands, FixCommands, NamespaceCommands, PlaybookCommands
 from tui.gcpolicy import IdleCollector
@@ -147,7 +147,8 @@ class PitstopApp(App[int]):
         self.client: KubeClient | None = None
         self.cache: WatchCache | None = None
         self.registry: RegistryProbe | None = None
-        self.playbooks: dict[str, Playbook] = all_playbooks()
+        # aggregates (readiness) run the others themselves: the live runs leave them out
+        self.playbooks: dict[str, Playbook] = {k: p for k, p in all_playbooks().items() if not is_aggregate(p)}
         self.applied: list[str] = []  # journal ids of fixes applied in this session, newest last
         self._repaint_pending = False
         self._playbook_timer: Any = None

@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-on", choices=("warning", "error"), default="error", help="exit 1 at or above this severity")
     p.add_argument("--apply", action="store_true", help="apply the first fix of every finding (needs --yes)")
     p.add_argument("--yes", action="store_true", help="confirm --apply without asking")
+    p.add_argument(
+        "--only",
+        metavar="FINDING_ID[,ID...]",
+        help="with --apply or --dry-run: fix only these findings (ids as the report prints them)",
+    )
     p.add_argument("--confirm-context", metavar="NAME", help="type the context name to apply in a production context")
     p.add_argument("--dry-run", action="store_true", help="send every fix as a server-side dry run; change nothing")
     p.add_argument("--read-only", action="store_true", help="never write to the cluster or the repository")
@@ -164,6 +169,9 @@ def _headless(args: argparse.Namespace, config: Any, repo: Path) -> int:
         return _fail("--apply changes the cluster and the repository; add --yes to confirm, or review with --dry-run")
     if args.apply and not args.dry_run and (code := _production_guard(args, config)) is not None:
         return code
+    only = frozenset(i.strip() for i in (args.only or "").split(",") if i.strip())
+    if args.only is not None and not (args.apply or args.dry_run):
+        return _fail("--only picks which findings --apply fixes; add --apply --yes (or --dry-run)")
     opts = headless.Options(
         chosen,
         args.output,
@@ -175,6 +183,7 @@ def _headless(args: argparse.Namespace, config: Any, repo: Path) -> int:
         args.namespace,
         args.timeout,
         args.verify_timeout,
+        only=only,
     )
     return asyncio.run(headless.run(config, opts))
 
