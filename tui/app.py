@@ -71,6 +71,7 @@ JUMPS = (
     (":jobs", "show Jobs and CronJobs"),
     (":pipelines", "show the CI pipelines"),
     (":findings", "focus the findings"),
+    (":readiness", "the deploy verdict of each namespace (R)"),
     (":ns NAME", "only namespace NAME (`:ns all` for every namespace)"),
     (":ctx NAME", "switch to kubeconfig context NAME"),
     ("/TEXT", "filter the focused table"),
@@ -89,6 +90,7 @@ class PitstopApp(App[int]):
         Binding("d", "review", "Diff"),
         Binding("p", "playbooks", "Run playbooks"),
         Binding("u", "undo", "Undo last fix"),
+        Binding("R", "readiness", "Readiness"),
         Binding("1", "show('cluster')", "Cluster", show=False),
         Binding("2", "show('jobs')", "Jobs", show=False),
         Binding("3", "show('pipelines')", "Pipelines", show=False),
@@ -579,6 +581,8 @@ class PitstopApp(App[int]):
             self.action_show("jobs")
         elif verb in ("pipelines", "runs", "ci"):
             self.action_show("pipelines")
+        elif verb in ("readiness", "ready"):
+            self.action_readiness()
         elif verb in ("findings", "f"):
             self.main.query_one(FindingsPane).query_one("OptionList").focus()
         elif verb in ("ns", "namespace"):
@@ -617,6 +621,46 @@ class PitstopApp(App[int]):
         self._outcomes = {}
         self.applied = []
         self.connect()
+
+    def action_readiness(self) -> None:
+        if self.offline or self.snapshot is None:
+            self.notify("Readiness needs a live cluster: connect first.", severity="warning")
+            return
+        self.run_readiness()
+
+    @work(exclusive=True, group="readiness")
+    async def run_readiness(self) -> None:
+        """Every playbook plus each workload's image, as `pitstop --playbook readiness`: off the event loop."""
+        from playbooks.catalog import all_playbooks as catalog
+
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        header = self.main.query_one(StatusHeader)
+        header.busy = "checking readiness…"
+        try:
+            (outcome,) = await run_all_in_thread([catalog()["readiness"]], self._playbook_context(snapshot))
+        finally:
+            header.busy = ""
+        self.post_message(self.ReadinessChecked(list(outcome.findings), outcome.error))
+
+    class ReadinessChecked(Message):
+        def __init__(self, findings: list[Finding], problem: str | None) -> None:
+            super().__init__()
+            self.findings, self.problem = findings, problem
+
+    @on(ReadinessChecked)
+    def _readiness_checked(self, msg: ReadinessChecked) -> None:
+        from tui.screens.readiness import ReadinessScreen
+
+        if not self.is_running:
+            return
+
+        def chosen(finding: Finding | None) -> None:
+            if finding is not None:
+                self.open_review(finding)
+
+        self.push_screen(ReadinessScreen(msg.findings, msg.problem), chosen)
 
     def action_playbooks(self) -> None:
         from tui.screens.run_playbooks import RunPlaybooks

@@ -241,3 +241,23 @@ async def test_unreachable_cluster_opens_with_a_banner_and_keeps_retrying(tmp_pa
         assert app.query_one(StatusHeader).connection == "unreachable"
         await pilot.press("2")  # still usable
         assert app.query_one(TabbedContent).active == "tab-jobs"
+
+
+async def test_readiness_shows_each_namespaces_verdict_and_enter_reviews_a_blockers_fix(demo_cluster, tmp_path):
+    from tui.screens.readiness import ReadinessScreen
+
+    rs, repo = demo_cluster
+    app = make_app(rs, repo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.findings, what="the first findings")
+        await pilot.press("R")
+        screen = await until(pilot, lambda: isinstance(app.screen, ReadinessScreen) and app.screen, what="readiness")
+        lines = screen.lines
+        assert any(line.startswith(f"BLOCKED: {NS}") for line in lines)
+        assert any(line.startswith("READY: kube-system") for line in lines)
+        assert any("coditect-backend-migration" in line and "enter: review the fix" in line for line in lines)
+        olist = screen.query_one(OptionList)
+        olist.highlighted = next(i for i, line in enumerate(lines) if "coditect-worker" in line)
+        await pilot.press("enter")
+        review = await until(pilot, lambda: isinstance(app.screen, DiffReview) and app.screen, what="the diff review")
+        assert review.finding.playbook == "pod-pending" and review.finding.object.name == "coditect-worker"
