@@ -48,6 +48,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="send every fix as a server-side dry run; change nothing")
     p.add_argument("--read-only", action="store_true", help="never write to the cluster or the repository")
     p.add_argument("--list-playbooks", action="store_true", help="list the available playbooks and exit")
+    p.add_argument(
+        "--generate-migration-job",
+        metavar="DEPLOYMENT",
+        help="write a migration Job derived from this live Deployment (in --namespace, default: the context's) "
+        "into the repository and print its diff; --dry-run prints the diff only. Exit 1 when a Secret/ConfigMap "
+        "key or object it references is missing",
+    )
+    p.add_argument(
+        "--command",
+        dest="job_command",
+        metavar='"CMD ARG..."',
+        help="with --generate-migration-job: the Job's command as one quoted string, split like a shell "
+        'would, never run by one (default: "python manage.py migrate --noinput"); '
+        'e.g. --command "python manage.py migrate --database=replica"',
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="seconds each playbook may take (default 30)")
     p.add_argument("--verify-timeout", type=float, default=90.0, help="seconds to wait for an applied fix to show")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
@@ -80,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         return _with_cluster(args, _undo)
     if args.list_playbooks:
         return _list_playbooks()
+    if args.generate_migration_job is not None:
+        if args.playbook:
+            return _fail("--generate-migration-job and --playbook are two separate runs; pass one of them")
+        return _with_cluster(args, _generate_job)
+    if args.job_command is not None:
+        return _fail("--command gives the command of --generate-migration-job; add --generate-migration-job DEPLOYMENT")
     if args.playbook:
         return _with_cluster(args, _headless)
     return _with_cluster(args, _console)
@@ -208,6 +229,95 @@ def _undo(args: argparse.Namespace, config: Any, repo: Path) -> int:
         return EXIT_OK
 
     return asyncio.run(go())
+
+
+def _generate_job(args: argparse.Namespace, config: Any, repo: Path) -> int:
+    """`--generate-migration-job`: check the flags, then generate, show and (unless --dry-run) write the Job."""
+    import shlex
+
+    from diagnostics import jobgen
+
+    name = args.generate_migration_job
+    namespace = args.namespace or config.namespace
+    if not jobgen.is_name(name):
+        return _fail(
+            f'"{name}" is not a valid Deployment name (RFC 1123: lowercase letters, digits, "-" and "."); check it'
+        )
+    command: tuple[str, ...] = jobgen.DEFAULT_COMMAND
+    if args.job_command is not None:
+        try:
+            command = tuple(shlex.split(args.job_command))
+        except ValueError as e:
+            return _fail(f"--command {args.job_command!r} does not split into arguments ({e}); check its quotes")
+        if not command:
+            return _fail(
+                '--command is empty; give the program and its arguments, e.g. --command "python manage.py migrate"'
+            )
+    write = not (args.dry_run or args.read_only)
+    return asyncio.run(
+        _generate(config, repo, name, namespace, command, write, "--read-only" if args.read_only else "dry run")
+    )
+
+
+async def _generate(
+    config: Any, root: Path, name: str, namespace: str, command: tuple[str, ...], write: bool, why_not: str
+) -> int:
+    """Read the Deployment and what its Job would reference, generate, print the diff, write through the journal."""
+    from diagnostics import jobgen
+    from diagnostics.apply import Applier
+    from diagnostics.cache import load_snapshot
+    from diagnostics.journal import Journal, JournalError
+    from diagnostics.kube import KubeClient, KubeError, Unreachable
+    from diagnostics.repo import Repository, RepositoryError
+
+    try:
+        async with KubeClient(config) as client:
+            try:
+                deployment = await client.get("apps/v1", "Deployment", namespace, name)
+            except KubeError as e:
+                if e.not_found:
+                    return _fail(jobgen.not_found(name, namespace), EXIT_USAGE)
+                if e.forbidden:
+                    return _fail(
+                        f"reading Deployment {namespace}/{name} is forbidden for context {config.context}; "
+                        "ask for get on deployments there",
+                        EXIT_UNREACHABLE,
+                    )
+                return _fail(f"could not read Deployment {namespace}/{name}: {e.message}", EXIT_UNREACHABLE)
+            snapshot = await load_snapshot(client, jobgen.KINDS, namespace)
+    except Unreachable as e:
+        return _fail(str(e), EXIT_UNREACHABLE)
+    try:
+        repo = Repository(root)
+    except RepositoryError as e:
+        return _fail(str(e))
+    result = jobgen.generate(deployment, snapshot, repo, command)
+    if isinstance(result, jobgen.Refused):
+        for problem in result.problems:
+            print(f"pitstop: {problem}", file=sys.stderr)
+        print(f"pitstop: no Job written for {result.deployment}", file=sys.stderr)
+        return EXIT_FINDINGS
+    for note in result.notes:
+        print(f"pitstop: {note}", file=sys.stderr)
+    if not result.diff:
+        print(f"pitstop: {result.path} already holds this Job; nothing to write", file=sys.stderr)
+        return EXIT_OK
+    print(result.diff, end="")
+    if not write:
+        print(f"pitstop: {why_not}: {result.path} not written", file=sys.stderr)
+        return EXIT_OK
+    try:
+        done = await Applier(None, Journal(), config.context, root).apply(result.finding(), result.fix)
+    except JournalError as e:
+        return _fail(str(e), EXIT_USAGE)
+    if done.result != "applied":
+        return _fail(done.message, EXIT_FINDINGS)
+    print(
+        f"pitstop: {done.message} (journal id {done.journal_id}; pitstop undo {done.journal_id} takes it back); "
+        f"run it with kubectl apply -f {result.path} -n {namespace}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 def _journal() -> int:
