@@ -152,8 +152,10 @@ class Readiness:
         severity: Severity = "error" if v.blockers else "warning" if v.warnings or skipped else "info"
         counts = f"{len(v.blockers)} blocker(s), {len(v.warnings)} warning(s)"
         lines = [f"{v.verdict} for {v.namespace}: {counts}."]
-        lines += [f"Blocker: {f.title} ({f.object}). Way out: {fix_command(f, v.namespace)}" for f in v.blockers]
-        lines += [f"Warning: {f.title} ({f.object})." for f in v.warnings]
+        lines += [
+            f"Blocker {f.id}: {f.title} ({f.object}). Way out: {fix_command(f, v.namespace)}" for f in v.blockers
+        ]
+        lines += [f"Warning {f.id}: {f.title} ({f.object})." for f in v.warnings]
         lines += [f"Not checked: {o.id} ({o.error})." for o in skipped]
         evidence = tuple(
             Evidence("object", f"{f.severity} {f.playbook}: {f.title}", str(f.object), f.location)

@@ -71,6 +71,7 @@ JUMPS = (
     (":jobs", "show Jobs and CronJobs"),
     (":pipelines", "show the CI pipelines"),
     (":findings", "focus the findings"),
+    (":migrate-job NAME", "generate a migration Job from Deployment NAME (review, then a writes it)"),
     (":readiness", "the deploy verdict of each namespace (R)"),
     (":ns NAME", "only namespace NAME (`:ns all` for every namespace)"),
     (":ctx NAME", "switch to kubeconfig context NAME"),
@@ -459,7 +460,9 @@ class PitstopApp(App[int]):
     async def _verify(self, finding: Finding, timeout: float = 60.0) -> str:
         from diagnostics.cache import load_snapshot
 
-        pb = self.playbooks[finding.playbook]
+        pb = self.playbooks.get(finding.playbook)
+        if pb is None:  # a generated file (a migration Job): nothing to re-run
+            return "written"
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while True:
@@ -581,6 +584,8 @@ class PitstopApp(App[int]):
             self.action_show("jobs")
         elif verb in ("pipelines", "runs", "ci"):
             self.action_show("pipelines")
+        elif verb in ("migrate-job", "mj", "genjob"):
+            self.generate_job(self.namespace or (self.config.namespace if self.config else None) or "default", arg)
         elif verb in ("readiness", "ready"):
             self.action_readiness()
         elif verb in ("findings", "f"):
@@ -621,6 +626,30 @@ class PitstopApp(App[int]):
         self._outcomes = {}
         self.applied = []
         self.connect()
+
+    def generate_job(self, namespace: str, name: str) -> None:
+        """Review a migration Job generated from Deployment namespace/name; `a` in the review writes it to the repo."""
+        from diagnostics import jobgen
+
+        if not name:
+            self.notify("Name a Deployment: :migrate-job NAME", severity="warning")
+            return
+        snapshot = self.snapshot
+        deployment = snapshot.get("Deployment", namespace, name) if snapshot else None
+        if deployment is None:
+            self.notify(f"Deployment {name} not found in namespace {namespace}; try :ns NAME first.", severity="error")
+            return
+        assert snapshot is not None
+        repo = Repository(self.repo_root) if self.repo_root else None
+        result = jobgen.generate(deployment, snapshot, repo)
+        if isinstance(result, jobgen.Refused):
+            problems = "\n".join(p.message for p in result.problems)
+            self.notify(problems, title=f"No Job from {name}: it would fail", severity="error", timeout=12)
+            return
+        if not result.diff:
+            self.notify(f"{result.path} already holds this Job; nothing to change.", timeout=6)
+            return
+        self.open_review(result.finding())
 
     def action_readiness(self) -> None:
         if self.offline or self.snapshot is None:

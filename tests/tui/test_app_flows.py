@@ -261,3 +261,26 @@ async def test_readiness_shows_each_namespaces_verdict_and_enter_reviews_a_block
         await pilot.press("enter")
         review = await until(pilot, lambda: isinstance(app.screen, DiffReview) and app.screen, what="the diff review")
         assert review.finding.playbook == "pod-pending" and review.finding.object.name == "coditect-worker"
+
+
+async def test_a_migration_job_generated_from_the_deployment_is_reviewed_written_and_undone(demo_cluster, tmp_path):
+    rs, repo = demo_cluster
+    app = make_app(rs, repo, tmp_path)
+    manifest = repo / "k8s/staging/migration-job.yaml"
+    before = manifest.read_text()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.findings, what="the first findings")
+        app.namespace = NS
+        await pilot.press("colon", *"migrate-job coditect-backend", "enter")
+        review = await until(pilot, lambda: isinstance(app.screen, DiffReview) and app.screen, what="the Job's review")
+        diff = review.query_one(DiffView).diff
+        assert "+++ b/k8s/staging/migration-job.yaml" in diff
+        assert "+                  key: database-password" in diff and "DJANGO_SECRET_KEY" in diff
+        await pilot.press("a")
+        await until(pilot, lambda: review.state == "applied", timeout=30, what="the Job written")
+        assert manifest.read_text() != before and "database-password" in manifest.read_text()
+        await pilot.press("escape", "u")
+        await until(pilot, lambda: manifest.read_text() == before, timeout=30, what="the manifest restored by undo")
+        await pilot.press("colon", *"migrate-job no-such-deployment", "enter")
+        await pilot.pause()
+        assert app.screen is app.main, "an unknown Deployment is a notification, not a review"
