@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from diagnostics.findings import Finding, sort_findings
 from playbooks.base import Context, Playbook
+from playbooks.links import link
 
 log = logging.getLogger("pitstop.playbooks")
 DEFAULT_TIMEOUT = 30.0
@@ -108,4 +109,4 @@ def all_findings(outcomes: Sequence[Outcome]) -> list[Finding]:
     for o in outcomes:
         for f in o.findings:
             seen.setdefault(f.id, f)
-    return sort_findings(list(seen.values()))
+    return link(sort_findings(list(seen.values())))  # crashes and failed Jobs point at what explains them
