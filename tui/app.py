@@ -43,6 +43,7 @@ from tui.widgets.findings_pane import FindingsPane
 from tui.widgets.jobs_pane import JobsPane
 from tui.widgets.key_bar import KeyBar
 from tui.widgets.status_header import StatusHeader
+from tui.widgets.workloads import WorkloadsPane
 
 KINDS = (
     "Namespace",
@@ -70,6 +71,7 @@ JUMPS = (
     (":nodes", "show the cluster pane (nodes)"),
     (":jobs", "show Jobs and CronJobs"),
     (":pipelines", "show the CI pipelines"),
+    (":deploy :sts :ds", "show Deployments, StatefulSets and DaemonSets (g on a Deployment: migration Job)"),
     (":findings", "focus the findings"),
     (":migrate-job NAME", "generate a migration Job from Deployment NAME (review, then a writes it)"),
     (":readiness", "the deploy verdict of each namespace (R)"),
@@ -95,6 +97,7 @@ class PitstopApp(App[int]):
         Binding("1", "show('cluster')", "Cluster", show=False),
         Binding("2", "show('jobs')", "Jobs", show=False),
         Binding("3", "show('pipelines')", "Pipelines", show=False),
+        Binding("4", "show('workloads')", "Workloads", show=False),
         Binding("escape", "dismiss_bar", "Close", show=False),
     ]
 
@@ -177,6 +180,8 @@ class PitstopApp(App[int]):
                     yield JobsPane(id="jobs-pane")
                 with TabPane("Pipelines", id="tab-pipelines"):
                     yield self._pipelines_pane()
+                with TabPane("Workloads", id="tab-workloads"):
+                    yield WorkloadsPane(id="workloads-pane")
             with Vertical(id="side"):
                 yield FindingsPane(id="findings")
                 yield EventsPane(id="events")
@@ -322,6 +327,8 @@ class PitstopApp(App[int]):
             self.main.query_one(JobsPane).show(snapshot, now)
         if changed is None or "Event" in changed:
             self.main.query_one(EventsPane).show(snapshot, now)
+        if changed is None or changed.keys() & {"Deployment", "StatefulSet", "DaemonSet"}:
+            self.main.query_one(WorkloadsPane).show(snapshot, now)
 
     def _tick(self) -> None:
         """Once a second: durations and ages in the Jobs tables move on even when nothing changes."""
@@ -525,6 +532,8 @@ class PitstopApp(App[int]):
             self.main.query_one(ClusterPane).focus_pods()
         elif tab == "jobs":
             self.main.query_one(JobsPane).focus_jobs()
+        elif tab == "workloads":
+            self.main.query_one(WorkloadsPane).focus_table()
         else:
             pane = self.main.query_one(f"#tab-{tab}")
             target = next((w for w in pane.query("*") if w.focusable), None)
@@ -584,6 +593,8 @@ class PitstopApp(App[int]):
             self.action_show("jobs")
         elif verb in ("pipelines", "runs", "ci"):
             self.action_show("pipelines")
+        elif verb in ("deploy", "deployments", "deployment", "sts", "statefulsets", "ds", "daemonsets", "workloads"):
+            self.action_show("workloads")
         elif verb in ("migrate-job", "mj", "genjob"):
             self.generate_job(self.namespace or (self.config.namespace if self.config else None) or "default", arg)
         elif verb in ("readiness", "ready"):
@@ -703,6 +714,14 @@ class PitstopApp(App[int]):
     @on(ClusterPane.PodSelected)
     def _pod_selected(self, msg: Any) -> None:
         self._details("Pod", msg.namespace, msg.name)
+
+    @on(WorkloadsPane.WorkloadSelected)
+    def _workload_selected(self, msg: Any) -> None:
+        self._details(msg.kind, msg.namespace, msg.name)
+
+    @on(WorkloadsPane.GenerateJob)
+    def _generate_job(self, msg: Any) -> None:
+        self.generate_job(msg.namespace, msg.name)
 
     @on(JobsPane.JobSelected)
     def _job_selected(self, msg: Any) -> None:
