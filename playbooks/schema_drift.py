@@ -131,10 +131,10 @@ def _could_not_check(ref: ObjectRef, drift: AppDrift) -> list[Finding]:
             f"{message[0].upper()}{message[1:]}; pitstop reads it without running it, so app "
             f"{drift.app.label} was not compared with its migrations. Make the file valid Python with "
             "plain literals in its operations, then run schema-drift again.",
-            (Evidence("file", message, f"file {path}", Location(path)),),
-            Place(path, None),
+            (Evidence("file", message, f"file {path}", Location(path, line)),),
+            Place(path, line),
         )
-        for path, message in drift.problems
+        for path, message, line in drift.problems
     ]
 
 

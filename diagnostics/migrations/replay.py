@@ -157,7 +157,7 @@ class AppDrift:
     missing_models: tuple[ModelClass, ...] = ()
     stale_models: tuple[StateModel, ...] = ()
     not_replayed: tuple[NotReplayed, ...] = ()
-    problems: tuple[tuple[str, str], ...] = ()  # (path, "could not check PATH: why")
+    problems: tuple[tuple[str, str, int | None], ...] = ()  # (path, "could not check PATH: why", line)
     state: Mapping[str, StateModel] = field(default_factory=dict, compare=False, hash=False)
     models: tuple[ModelClass, ...] = field(default=(), compare=False, hash=False)
     sources: Mapping[str, _Module] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -170,9 +170,9 @@ class AppDrift:
 class ReplayError(ValueError):
     """A file that cannot be read statically; the message is one sentence naming it."""
 
-    def __init__(self, path: str, why: str) -> None:
+    def __init__(self, path: str, why: str, line: int | None = None) -> None:
         super().__init__(f"could not check {path}: {why}")
-        self.path = path
+        self.path, self.line = path, line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ def replay(
         node = graph.nodes[key]
         record = _read_ops(project.repo / node.path, cache)
         if "error" in record:
-            raise ReplayError(node.path, str(record["error"][1]))
+            raise ReplayError(node.path, str(record["error"][1]), record["error"][0])
         for op in record["ops"]:
             _apply(state, op, Place(node.path, op["line"]), noted)
     models = {k: StateModel(m.name, m.at, dict(m.fields), proxy=m.proxy, managed=m.managed) for k, m in state.items()}
@@ -501,7 +501,7 @@ def _load_module(project: DjangoProject, dotted: str, path: Path) -> _Module:
     try:
         tree = ast.parse(data, filename=rel)
     except SyntaxError as exc:
-        raise ReplayError(rel, f"{exc.msg} at line {exc.lineno or 1}") from exc
+        raise ReplayError(rel, f"{exc.msg} at line {exc.lineno or 1}", exc.lineno or 1) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ReplayError(rel, str(exc) or type(exc).__name__) from exc
     mod = _Module(dotted, rel, tree, data.decode("utf-8", "replace"))
@@ -791,12 +791,12 @@ def check_app(
     ]
     if broken:
         p = broken[0]
-        return AppDrift(app, leaves, problems=((p.path or "", f"could not check {p.path}: {p.message}"),))
+        return AppDrift(app, leaves, problems=((p.path or "", f"could not check {p.path}: {p.message}", p.line),))
     try:
         models, modules, complete = read_models(project, app)
         state, noted, count = replay(project, graph, app, cache=cache)
     except ReplayError as exc:
-        return AppDrift(app, leaves, problems=((exc.path, str(exc)),))
+        return AppDrift(app, leaves, problems=((exc.path, str(exc), exc.line),))
     missing_fields: list[MissingField] = []
     stale_fields: list[StaleField] = []
     missing_models: list[ModelClass] = []

@@ -496,11 +496,11 @@ def test_unparsable_models_or_migration_is_reported_and_other_apps_still_checked
         },
     )
     drifts = _drifts(root)
-    assert drifts["shop"].problems == (("shop/models.py", "could not check shop/models.py: expected ':' at line 3"),)
-    [(path, message)] = drifts["stock"].problems
+    assert drifts["shop"].problems == (("shop/models.py", "could not check shop/models.py: expected ':' at line 3", 3),)
+    [(path, message, _)] = drifts["stock"].problems
     assert path == "stock/migrations/0002_broken.py"
     assert message.startswith("could not check stock/migrations/0002_broken.py: ") and "line 3" in message
-    [(path, message)] = drifts["cart"].problems
+    [(path, message, _)] = drifts["cart"].problems
     assert (
         message
         == "could not check cart/migrations/0002_dynamic.py: the operation at line 7 is not a call pitstop can read"
@@ -519,7 +519,7 @@ def test_unreadable_models_file_is_reported(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     drifts = _drifts(root)
-    assert drifts["shop"].problems == (("shop/models.py", "could not check shop/models.py: Permission denied"),)
+    assert drifts["shop"].problems == (("shop/models.py", "could not check shop/models.py: Permission denied", None),)
     assert _missing(drifts["ok"]) == ["product.name", "product.price_cents"]
 
 
