@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Log, Static
 
 from diagnostics.snapshot import Snapshot
-from tui.screens.describe import env_line
+from tui.screens.describe import describe, env_line, selector_text
 from tui.screens.details import DetailsScreen
 
 NS = "coditect-staging"
@@ -376,3 +376,260 @@ def test_env_from_a_secret_is_shown_by_reference_only() -> None:
         "DB_PASSWORD  secretKeyRef backend-secrets/db-password (optional)"
     )
     assert env_line({"name": "DATABASE_PASSWORD", "value": "hunter2"}) == "DATABASE_PASSWORD=<hidden>"
+
+
+def _pod(name: str, owner_kind: str, owner: str, owner_uid: str, uid: str, status: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "uid": uid,
+            "creationTimestamp": "2025-03-04T11:40:00Z",
+            "ownerReferences": _owner(owner_kind, owner, owner_uid),
+        },
+        "spec": {"nodeName": "gke-primary-1", "containers": [{"name": "app", "image": "example/app:1"}]},
+        "status": status,
+    }
+
+
+RUNNING = {
+    "phase": "Running",
+    "containerStatuses": [{"name": "app", "ready": True, "restartCount": 0, "state": {"running": {}}}],
+}
+
+
+def _event(uid: str, kind: str, name: str, reason: str, message: str, when: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{name}.{reason}", "namespace": NS},
+        "involvedObject": {"kind": kind, "namespace": NS, "name": name, "uid": uid},
+        "type": "Warning" if reason.startswith("Failed") else "Normal",
+        "reason": reason,
+        "message": message,
+        "lastTimestamp": when,
+    }
+
+
+def _replicaset(name: str, revision: int, replicas: int, ready: int, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "uid": f"uid-{name}",
+            "creationTimestamp": "2025-03-04T11:00:00Z",
+            "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+            "ownerReferences": _owner("Deployment", "coditect-backend", "dep-b"),
+        },
+        "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+        "status": {"replicas": replicas, "readyReplicas": ready},
+    }
+
+
+async def test_a_stuck_rollout_shows_its_strategy_both_replicasets_and_why_the_new_one_has_no_pods() -> None:
+    """v1.0.6 cannot create pods (quota): the old ReplicaSet still serves, and FailedCreate is on the new one."""
+    quota = (
+        'pods "coditect-backend-66c8f-x" is forbidden: exceeded quota: compute, requested: cpu=500m, '
+        "used: cpu=3800m, limited: cpu=4"
+    )
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "coditect-backend", "namespace": NS, "uid": "dep-b"},
+        "spec": {
+            "replicas": 2,
+            "minReadySeconds": 10,
+            "selector": {
+                "matchLabels": {"app": "backend"},
+                "matchExpressions": [
+                    {"key": "track", "operator": "In", "values": ["stable", "canary"]},
+                    {"key": "legacy", "operator": "DoesNotExist"},
+                ],
+            },
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {"spec": {"containers": [{"name": "app", "image": "example/backend:v1.0.6"}]}},
+        },
+        "status": {
+            "replicas": 2,
+            "readyReplicas": 2,
+            "availableReplicas": 2,
+            "conditions": [
+                {
+                    "type": "ReplicaFailure",
+                    "status": "True",
+                    "reason": "FailedCreate",
+                    "message": quota,
+                    "lastTransitionTime": "2025-03-04T11:50:00Z",
+                }
+            ],
+        },
+    }
+    objs = [
+        deployment,
+        _replicaset("coditect-backend-66c8f", 3, 1, 0, "example/backend:v1.0.6"),
+        _replicaset("coditect-backend-5499d", 2, 2, 2, "example/backend:v1.0.5"),
+        _replicaset("coditect-backend-1111a", 1, 0, 0, "example/backend:v1.0.4"),
+        _pod(
+            "coditect-backend-5499d-aaaaa",
+            "ReplicaSet",
+            "coditect-backend-5499d",
+            "uid-coditect-backend-5499d",
+            "p-a",
+            RUNNING,
+        ),
+        _event(
+            "uid-coditect-backend-66c8f",
+            "ReplicaSet",
+            "coditect-backend-66c8f",
+            "FailedCreate",
+            quota,
+            "2025-03-04T11:56:00Z",
+        ),
+        _event(
+            "dep-b",
+            "Deployment",
+            "coditect-backend",
+            "ScalingReplicaSet",
+            "Scaled up replica set coditect-backend-66c8f to 1",
+            "2025-03-04T11:50:00Z",
+        ),
+    ]
+    snap = Snapshot.from_objects("staging", objs, taken_at=NOW)
+    app = Host(DetailsScreen(snap.get("Deployment", NS, "coditect-backend"), snap))  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        text = described(app)
+    for expected in (
+        "Replicas         2 desired · 2 ready · 0 updated · 2 available",
+        "Selector         app=backend,track in (stable,canary),!legacy",
+        "Strategy         RollingUpdate · max unavailable 0 · max surge 1 · min ready 10s",
+        "image     example/backend:v1.0.6",
+        "ReplicaFailure",
+        "coditect-backend-5499d-aaaaa",
+    ):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.startswith("coditect-backend-")}
+    assert rows["coditect-backend-66c8f"][:5] == ["3", "(new)", "1", "1", "0"]
+    assert rows["coditect-backend-5499d"][:4] == ["2", "2", "2", "2"]
+    assert "coditect-backend-1111a" not in rows, "a scaled-down old ReplicaSet is history, not news"
+    events = [line.split()[:2] for line in text.splitlines() if line.startswith(("Normal ", "Warning "))]
+    assert events[:2] == [["Normal", "ScalingReplicaSet"], ["Warning", "FailedCreate"]], "the ReplicaSet's, in order"
+
+
+async def test_statefulset_details_show_its_service_claims_ordered_rollout_and_pods() -> None:
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "postgres", "namespace": NS, "uid": "sts-1", "creationTimestamp": "2025-03-04T10:00:00Z"},
+        "spec": {
+            "replicas": 3,
+            "serviceName": "postgres-headless",
+            "selector": {"matchLabels": {"app": "postgres"}},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}},
+            "template": {"spec": {"containers": [{"name": "postgres", "image": "postgres:16.2"}]}},
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "storageClassName": "premium-rwo",
+                        "resources": {"requests": {"storage": "50Gi"}},
+                    },
+                }
+            ],
+        },
+        "status": {
+            "replicas": 3,
+            "readyReplicas": 2,
+            "updatedReplicas": 1,
+            "availableReplicas": 2,
+            "currentRevision": "postgres-6d5b",
+            "updateRevision": "postgres-7f9c",
+        },
+    }
+    waiting = {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "x"}],
+    }
+    objs = [
+        sts,
+        _pod("postgres-0", "StatefulSet", "postgres", "sts-1", "p-0", RUNNING),
+        _pod("postgres-1", "StatefulSet", "postgres", "sts-1", "p-1", RUNNING),
+        _pod("postgres-2", "StatefulSet", "postgres", "sts-1", "p-2", waiting),
+        _event(
+            "sts-1",
+            "StatefulSet",
+            "postgres",
+            "SuccessfulCreate",
+            "create Pod postgres-2 in StatefulSet postgres successful",
+            "2025-03-04T11:50:00Z",
+        ),
+    ]
+    snap = Snapshot.from_objects("staging", objs, taken_at=NOW)
+    text = plain(describe(snap.get("StatefulSet", NS, "postgres"), snap))  # type: ignore[arg-type]
+    for expected in (
+        "Replicas         3 desired · 2 ready · 1 updated · 2 available",
+        "Selector         app=postgres",
+        "Strategy         RollingUpdate · partition 1 · pods OrderedReady",
+        "Service          postgres-headless",
+        "Volume claims    data 50Gi ReadWriteOnce (premium-rwo)",
+        "Revision         postgres-6d5b → postgres-7f9c (rolling out)",
+        "image     postgres:16.2",
+        "SuccessfulCreate",
+    ):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    pods = [line.split()[:2] for line in text.splitlines() if line.startswith("postgres-") and "Revision" not in line]
+    assert pods == [["postgres-0", "Running"], ["postgres-1", "Running"], ["postgres-2", "Pending"]]
+
+
+async def test_daemonset_details_count_nodes_and_a_default_rollout() -> None:
+    ds = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "node-exporter", "namespace": NS, "uid": "ds-1"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "node-exporter"}},
+            "template": {
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/os": "linux"},
+                    "containers": [{"name": "exporter", "image": "prom/node-exporter:v1.8.0"}],
+                }
+            },
+        },
+        "status": {
+            "desiredNumberScheduled": 3,
+            "currentNumberScheduled": 3,
+            "numberReady": 2,
+            "updatedNumberScheduled": 3,
+            "numberAvailable": 2,
+            "numberMisscheduled": 1,
+        },
+    }
+    objs = [ds, _pod("node-exporter-abcde", "DaemonSet", "node-exporter", "ds-1", "p-1", RUNNING)]
+    snap = Snapshot.from_objects("staging", objs, taken_at=NOW)
+    text = plain(describe(snap.get("DaemonSet", NS, "node-exporter"), snap))  # type: ignore[arg-type]
+    for expected in (
+        "Replicas         3 desired · 3 current · 2 ready · 3 updated · 2 available · 1 misscheduled",
+        "Selector         app=node-exporter",
+        "Strategy         RollingUpdate · max unavailable 1 · max surge 0",
+        "Node selector    kubernetes.io/os=linux",
+        "image     prom/node-exporter:v1.8.0",
+        "node-exporter-abcde  Running",
+    ):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    assert "ReplicaSets" not in text
+
+
+def test_selectors_read_like_kubectl() -> None:
+    assert selector_text(None) == "<none>"
+    expressions = [
+        {"key": "tier", "operator": "NotIn", "values": ["batch"]},
+        {"key": "canary", "operator": "Exists"},
+    ]
+    assert selector_text({"matchLabels": {"app": "web"}, "matchExpressions": expressions}) == (
+        "app=web,tier notin (batch),canary"
+    )

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diagnostics.podstatus import age, restarts_text, severity, summarize
-from diagnostics.snapshot import WORKLOAD_KINDS, Obj, Snapshot
+from diagnostics.snapshot import WORKLOAD_KINDS, Obj, Snapshot, event_time
 
 _SECRET_LIKE = re.compile(r"(?i)pass|secret|token|credential|private|api_?key")
 
@@ -144,13 +144,136 @@ _SUMMARY = {
     "Deployment": ("Replicas", _SCALE),
     "StatefulSet": ("Replicas", _SCALE),
     "ReplicaSet": ("Replicas", "{replicas} desired · {readyReplicas} ready · {availableReplicas} available"),
-    "DaemonSet": ("Replicas", "{desiredNumberScheduled} desired · {numberReady} ready"),
+    "DaemonSet": (
+        "Replicas",
+        "{desiredNumberScheduled} desired · {currentNumberScheduled} current · {numberReady} ready"
+        " · {updatedNumberScheduled} updated · {numberAvailable} available",
+    ),
     "Job": (
         "Completions",
         "{succeeded}/{completions} succeeded · {failed} failed · {active} active · backoffLimit {backoffLimit}",
     ),
     "CronJob": ("Schedule", "{schedule} · suspend {suspend} · last scheduled {lastScheduleTime}"),
 }
+
+
+_SCALED = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})  # spec.replicas defaults to 1 when left out
+_CONTROLS = {"Deployment": "ReplicaSet", "CronJob": "Job"}  # the objects between a workload and its pods
+_SELECTOR_OPS = {
+    "In": "{key} in ({values})",
+    "NotIn": "{key} notin ({values})",
+    "Exists": "{key}",
+    "DoesNotExist": "!{key}",
+}
+
+
+def selector_text(selector: dict[str, Any] | None) -> str:
+    """A label selector as kubectl prints it: `app=web,tier in (api,worker),!canary`."""
+    parts = [f"{k}={v}" for k, v in ((selector or {}).get("matchLabels") or {}).items()]
+    for e in (selector or {}).get("matchExpressions") or []:
+        op = e.get("operator", "?")
+        shape = _SELECTOR_OPS.get(op, "{key} {op} ({values})")
+        parts.append(shape.format(key=e.get("key", "?"), op=op, values=",".join(e.get("values") or [])))
+    return ",".join(parts) or "<none>"
+
+
+def _desired(obj: Obj) -> int:
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return 1 if replicas is None else int(replicas)
+
+
+def strategy_text(obj: Obj) -> str | None:
+    """How a Deployment, StatefulSet or DaemonSet rolls out, with the API's defaults filled in; None for other kinds."""
+    kind, spec = obj.get("kind"), obj.get("spec") or {}
+    if kind not in ("Deployment", "StatefulSet", "DaemonSet"):
+        return None
+    strategy = spec.get("strategy" if kind == "Deployment" else "updateStrategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    parts = [str(strategy.get("type") or "RollingUpdate")]
+    if parts[0] == "RollingUpdate":
+        if kind == "StatefulSet":
+            parts.append(f"partition {rolling.get('partition', 0)}")
+            if "maxUnavailable" in rolling:
+                parts.append(f"max unavailable {rolling['maxUnavailable']}")
+        else:
+            default_unavailable, default_surge = ("25%", "25%") if kind == "Deployment" else (1, 0)
+            parts.append(f"max unavailable {rolling.get('maxUnavailable', default_unavailable)}")
+            parts.append(f"max surge {rolling.get('maxSurge', default_surge)}")
+    if kind == "StatefulSet":
+        parts.append(f"pods {spec.get('podManagementPolicy') or 'OrderedReady'}")
+    if spec.get("minReadySeconds"):
+        parts.append(f"min ready {spec['minReadySeconds']}s")
+    if spec.get("paused"):
+        parts.append("paused")
+    return " · ".join(parts)
+
+
+def _claim(template: dict[str, Any]) -> str:
+    spec = template.get("spec") or {}
+    size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "?")
+    modes = ",".join(spec.get("accessModes") or [])
+    storage_class = f" ({spec['storageClassName']})" if spec.get("storageClassName") else ""
+    return f"{metadata(template).get('name', '?')} {size} {modes}".rstrip() + storage_class
+
+
+def _workload_fields(obj: Obj) -> list[tuple[str, Any]]:
+    """Selector, strategy and what only a StatefulSet has: its Service, claims and a rollout's revisions."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    fields: list[tuple[str, Any]] = [("Selector", selector_text(spec.get("selector")))]
+    strategy = strategy_text(obj)
+    if strategy is not None:
+        fields.append(("Strategy", strategy))
+    if obj.get("kind") == "StatefulSet":
+        fields.append(("Service", spec.get("serviceName") or "<none>"))
+        claims = ", ".join(_claim(t) for t in spec.get("volumeClaimTemplates") or [])
+        fields.append(("Volume claims", claims or "<none>"))
+        current, update = status.get("currentRevision"), status.get("updateRevision")
+        if current and update and current != update:
+            fields.append(("Revision", f"{current} → {update} (rolling out)"))
+    return fields
+
+
+def controlled(obj: Obj, snapshot: Snapshot) -> list[Obj]:
+    """The objects `obj` controls between it and its pods (a Deployment's ReplicaSets), pods or not."""
+    kind = _CONTROLS.get(str(obj.get("kind")))
+    uid = metadata(obj).get("uid")
+    if kind is None or not uid:
+        return []
+    return [
+        child
+        for child in snapshot.list(kind, metadata(obj).get("namespace"))
+        if any(r.get("uid") == uid for r in metadata(child).get("ownerReferences") or ())
+    ]
+
+
+def _revision(obj: Obj) -> int:
+    try:
+        return int((metadata(obj).get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+    except ValueError:
+        return 0
+
+
+def _replicaset_rows(replicasets: list[Obj], now: datetime) -> list[list[RenderableType]]:
+    """kubectl's NewReplicaSet and OldReplicaSets: the newest revision, and the older ones that still have pods."""
+    newest = max(replicasets, key=_revision, default=None)
+    rows: list[list[RenderableType]] = []
+    for rs in sorted(replicasets, key=_revision, reverse=True):
+        status = rs.get("status") or {}
+        if rs is not newest and not (_desired(rs) or status.get("replicas")):
+            continue
+        images = ",".join(str(c.get("image", "?")) for c in pod_spec_of(rs).get("containers") or [])
+        rows.append(
+            [
+                Text(str(metadata(rs).get("name", "?")), style="bold" if rs is newest else "dim"),
+                f"{_revision(rs) or '—'}{' (new)' if rs is newest else ''}",
+                str(_desired(rs)),
+                str(status.get("replicas") or 0),
+                str(status.get("readyReplicas") or 0),
+                images or "—",
+                age(metadata(rs).get("creationTimestamp"), now),
+            ]
+        )
+    return rows
 
 
 def _toleration(t: dict[str, Any]) -> str:
@@ -176,9 +299,16 @@ def _head(obj: Obj, snapshot: Snapshot, pod_spec: dict[str, Any]) -> Table:
         ]
     if kind in _SUMMARY:
         values = _Zero({**(obj.get("status") or {}), **(obj.get("spec") or {})})
+        if kind in _SCALED:
+            values["replicas"] = _desired(obj)
         last = values.get("lastScheduleTime")
         values["lastScheduleTime"] = f"{age(last, now)} ago" if last else "never"
-        fields.append((_SUMMARY[kind][0], _SUMMARY[kind][1].format_map(values)))
+        summary = _SUMMARY[kind][1].format_map(values)
+        if kind == "DaemonSet" and values["numberMisscheduled"]:
+            summary += f" · {values['numberMisscheduled']} misscheduled"
+        fields.append((_SUMMARY[kind][0], summary))
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        fields += _workload_fields(obj)
     tolerations = ", ".join(_toleration(t) for t in pod_spec.get("tolerations") or [])
     fields += [("Node selector", _pairs(pod_spec.get("nodeSelector"))), ("Tolerations", tolerations or "<none>")]
     fields.append(("Service account", pod_spec.get("serviceAccountName") or "default"))
@@ -217,10 +347,15 @@ def describe(obj: Obj, snapshot: Snapshot) -> Group:
         ]
         parts += [_table("Containers", ["Container", "Ready", "State", "Restarts", "Last termination"], statuses)]
     else:
-        pods = snapshot.pods_of(obj) if kind in WORKLOAD_KINDS else []
+        pods = snapshot.pods_of(obj) if kind in WORKLOAD_KINDS or kind == "ReplicaSet" else []
         rows = [_pod_row(p, now) for p in pods]
         parts += [_table("Pods", ["Name", "Status", "Ready", "Restarts", "Node", "Age"], rows)]
-    events = snapshot.events_for(obj) + [e for p in pods if p is not obj for e in snapshot.events_for(p)]
+    between = controlled(obj, snapshot)  # a ReplicaSet's FailedCreate (quota, admission) has no pod to show it
+    if kind == "Deployment":
+        columns = ["Name", "Revision", "Desired", "Current", "Ready", "Images", "Age"]
+        parts += [_table("ReplicaSets", columns, _replicaset_rows(between, now))]
+    events = [e for o in (obj, *between, *(p for p in pods if p is not obj)) for e in snapshot.events_for(o)]
+    events.sort(key=event_time)
     parts += [_table("Events", ["Type", "Reason", "Age", "Object", "Message"], [_event_row(e, now) for e in events])]
     return Group(*parts)
 
