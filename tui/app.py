@@ -443,7 +443,7 @@ class PitstopApp(App[int]):
             return
         self._review = DiffReview(
             finding,
-            self.config.context if self.config else "-",
+            self.config.context if self.config else self.snapshot.context if self.snapshot else "-",
             bool(self.config and self.config.production),
             self.read_only or self.offline,
         )
@@ -564,16 +564,26 @@ class PitstopApp(App[int]):
                 bar.display = False
                 if bar.id == "filter":
                     bar.value = ""
-                    self.main.query_one(ClusterPane).set_filter("")
+                    self._filtered_pane().set_filter("")
+
+    def _filtered_pane(self) -> Any:
+        """The pane `/` filters: the one on the visible tab (Pipelines has nothing to filter)."""
+        tab = self.main.query_one(TabbedContent).active
+        if tab == "tab-jobs":
+            return self.main.query_one(JobsPane)
+        if tab == "tab-workloads":
+            return self.main.query_one(WorkloadsPane)
+        return self.main.query_one(ClusterPane)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.main.query_one(ClusterPane).set_filter(event.value)
+        self._filtered_pane().set_filter(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         event.input.display = False
-        self.main.query_one(ClusterPane).focus_pods()
+        tab = self.main.query_one(TabbedContent).active.removeprefix("tab-")
+        self.action_show(tab if tab in ("cluster", "jobs", "workloads") else "cluster")
 
     @on(Input.Submitted, "#command")
     def _command(self, event: Input.Submitted) -> None:

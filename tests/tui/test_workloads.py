@@ -144,3 +144,24 @@ async def test_enter_on_the_backend_deployment_opens_its_details_and_g_reviews_i
         await pilot.press("g")
         review = await until(pilot, lambda: isinstance(app.screen, DiffReview) and app.screen, what="the Job review")
         assert review.fix is not None and review.fix.target.path == "k8s/staging/migration-job.yaml"  # type: ignore[union-attr]
+
+
+async def test_slash_filters_the_table_of_the_visible_tab(demo_cluster, tmp_path):
+    rs, repo = demo_cluster
+    app = make_app(rs, repo, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None, what="the cluster")
+        await pilot.press("4")
+        pane = app.query_one(WorkloadsPane)
+        await until(pilot, lambda: len(pane.table.shown_rows) > 2, what="the workloads")
+        pods_before = len(app.main.query_one("#pods").shown_rows)
+        await pilot.press("slash", *"worker", "enter")
+        await until(
+            pilot,
+            lambda: [r.key for r in pane.table.shown_rows] == [f"Deployment/{NS}/coditect-worker"],
+            what="only the worker",
+        )
+        assert len(app.main.query_one("#pods").shown_rows) == pods_before, "the pods table is not filtered"
+        assert app.focused is pane.table
+        await pilot.press("slash", "escape")
+        await until(pilot, lambda: len(pane.table.shown_rows) > 2, what="the filter cleared")
