@@ -15,7 +15,12 @@ BUILTIN = (
     "playbooks.pod_pending",
     "playbooks.image_pull",
     "playbooks.secret_missing",
+    "playbooks.crash_loop",
+    "playbooks.dependency_missing",
+    "playbooks.job_failed",
     "playbooks.migration_conflict",
+    "playbooks.schema_drift",
+    "playbooks.contract_drift",
     "playbooks.manifest_syntax",
     "playbooks.readiness",
 )

@@ -15,7 +15,19 @@ from playbooks.base import Context
 from playbooks.catalog import ENTRY_POINT_GROUP, UnknownPlaybook, all_playbooks, select
 from tests.playbooks import fake_plugin
 
-BUILTIN_IDS = ["pod-pending", "image-pull", "secret-missing", "migration-conflict", "manifest-syntax"]
+BUILTIN_IDS = [
+    "pod-pending",
+    "image-pull",
+    "secret-missing",
+    "crash-loop",
+    "dependency-missing",
+    "job-failed",
+    "migration-conflict",
+    "schema-drift",
+    "contract-drift",
+    "manifest-syntax",
+    "readiness",
+]
 
 
 def install(monkeypatch: pytest.MonkeyPatch, **plugins: str) -> None:
@@ -99,8 +111,9 @@ def test_a_plugin_reusing_a_builtin_id_does_not_replace_the_builtin(monkeypatch,
 
 def test_all_selects_every_playbook_builtins_first(monkeypatch):
     install(monkeypatch, helm="tests.playbooks.fake_plugin:PLAYBOOK")
-    assert [pb.id for pb in select("all")] == [*BUILTIN_IDS, "helm-release-stuck"]
-    assert [pb.id for pb in select(" all ")] == [*BUILTIN_IDS, "helm-release-stuck"]
+    every = [pid for pid in BUILTIN_IDS if pid != "readiness"]  # an aggregate: asked for by name
+    assert [pb.id for pb in select("all")] == [*every, "helm-release-stuck"]
+    assert [pb.id for pb in select(" all ")] == [*every, "helm-release-stuck"]
 
 
 def test_ids_are_taken_in_the_order_given_and_each_once(monkeypatch):

@@ -20,6 +20,10 @@ def test_demo_with_playbooks_reports_the_seeded_incidents(tmp_path, monkeypatch,
         ("image-pull", "Deployment", "coditect-frontend"),
         ("secret-missing", "Job", "coditect-backend-migration"),
         ("migration-conflict", "DjangoApp", "licenses"),
+        ("crash-loop", "Deployment", "coditect-backend"),  # I9 seen from the pods
+        ("dependency-missing", "Service", "redis"),  # I9
+        ("schema-drift", "DjangoApp", "tenants"),  # I8
+        ("contract-drift", "File", "frontend/src/types/index.ts"),  # I6
     }
     assert "demo repository at " in err
     assert all(p["status"] in ("ok", "findings") for p in report["playbooks"])
