@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from diagnostics import pyast
 from diagnostics.findings import Location
 
 Convention = Literal["camelCase", "snake_case"]
@@ -795,7 +796,7 @@ def _parse_python(path: Path, rel: str) -> tuple[ast.Module, str]:
         raise ReadProblem(rel, None, f"it cannot be read ({e.strerror})") from e
     try:
         text = data.decode("utf-8")
-        return ast.parse(text, filename=rel), text
+        return pyast.parse(text, filename=rel), text
     except SyntaxError as e:
         raise ReadProblem(rel, e.lineno, e.msg) from e
     except UnicodeDecodeError as e:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from diagnostics import pyast
 from diagnostics.findings import Location
 from diagnostics.migrations import networkx
 from diagnostics.migrations.cache import ParseCache
@@ -267,7 +268,7 @@ def _parse_revision(data: bytes) -> dict[str, Any]:
     """What a revision file declares at module level, as plain JSON data (the cache stores it)."""
     record: dict[str, Any] = {"error": None, "line": None, "doc": "", "values": {}}
     try:
-        tree = ast.parse(data)
+        tree = pyast.parse(data)
     except SyntaxError as exc:
         record["error"] = ["syntax-error", exc.msg, exc.lineno or 1]
         text = data.decode("utf-8", "replace")
@@ -853,7 +854,7 @@ def _split_filters(expr: str) -> tuple[str, list[str]]:
 def _expression(expr: str, ctx: Mapping[str, Any]) -> str:
     source, filters = _split_filters(expr)
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        tree = pyast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         raise _Unsupported(source) from exc
     value = _eval(tree.body, ctx)
@@ -930,7 +931,7 @@ def render_template(text: str, ctx: Mapping[str, Any]) -> str:
                 branches, close = _block(i, end, ("elif", "else"), "endif")
                 for pos, (kw, cond, _) in enumerate(branches):
                     stop = branches[pos + 1][2] if pos + 1 < len(branches) else close
-                    if kw == "else" or _eval(ast.parse(cond, mode="eval").body, scope):
+                    if kw == "else" or _eval(pyast.parse(cond, mode="eval").body, scope):
                         run(branches[pos][2] + 1, stop, scope)
                         break
                 i = close + 1
@@ -938,7 +939,7 @@ def render_template(text: str, ctx: Mapping[str, Any]) -> str:
                 target, _, iterable = rest.partition(" in ")
                 _, close = _block(i, end, (), "endfor")
                 names = [n.strip() for n in target.strip("() ").split(",") if n.strip()]
-                for item in _eval(ast.parse(iterable, mode="eval").body, scope):
+                for item in _eval(pyast.parse(iterable, mode="eval").body, scope):
                     inner = dict(scope)
                     if len(names) == 1:
                         inner[names[0]] = item

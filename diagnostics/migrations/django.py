@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from diagnostics import pyast
 from diagnostics.migrations import networkx
 from diagnostics.migrations.cache import ParseCache
 
@@ -241,7 +242,7 @@ def _find_package_dir(roots: Sequence[Path], dotted: str) -> Path | None:
 
 def _parse_file(path: Path) -> ast.Module | None:
     try:
-        return ast.parse(path.read_bytes(), filename=str(path))
+        return pyast.parse(path.read_bytes(), filename=str(path))
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
@@ -777,7 +778,7 @@ def _parse_migration(data: bytes) -> dict[str, Any]:
         "dynamic": [],
     }
     try:
-        tree = ast.parse(data)
+        tree = pyast.parse(data)
     except SyntaxError as exc:
         record["error"] = ["syntax-error", exc.msg, exc.lineno or 1]
         _salvage(data.decode("utf-8", "replace"), record)

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from diagnostics import pyast
 from diagnostics.migrations.cache import ParseCache
 from diagnostics.migrations.django import (
     DEFAULT_DJANGO_VERSION,
@@ -341,7 +342,7 @@ def parse_operations(data: bytes) -> dict[str, Any]:
     """The operations a migration file declares, as plain JSON data: `{"ops": [...]}` or
     `{"error": [line, why]}` when they cannot be read without running the file."""
     try:
-        tree = ast.parse(data)
+        tree = pyast.parse(data)
     except SyntaxError as exc:
         return {"error": [exc.lineno or 1, f"{exc.msg} at line {exc.lineno or 1}"]}
     except (ValueError, RecursionError, MemoryError) as exc:
@@ -499,7 +500,7 @@ def _load_module(project: DjangoProject, dotted: str, path: Path) -> _Module:
     except OSError as exc:
         raise ReplayError(rel, exc.strerror or str(exc)) from exc
     try:
-        tree = ast.parse(data, filename=rel)
+        tree = pyast.parse(data, filename=rel)
     except SyntaxError as exc:
         raise ReplayError(rel, f"{exc.msg} at line {exc.lineno or 1}", exc.lineno or 1) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
