@@ -26,7 +26,7 @@ from diagnostics.apply import Applier
 from diagnostics.cache import WatchCache
 from diagnostics.findings import Finding, Fix
 from diagnostics.journal import Journal
-from diagnostics.kube import KubeClient, Unreachable
+from diagnostics.kube import KubeClient, KubeError, Unreachable
 from diagnostics.kubeconfig import ClusterConfig, ConfigError, load
 from diagnostics.logs import LogReader
 from diagnostics.registry import RegistryProbe, sandbox_mirrors
@@ -461,7 +461,10 @@ class PitstopApp(App[int]):
         result = await applier.apply(finding, fix)
         verification = None
         if result.result == "applied":
-            verification = await self._verify(finding)
+            try:
+                verification = await self._verify(finding)
+            except (RuntimeError, KubeError, Unreachable) as e:  # the connection went away (reconnect, quit)
+                verification = f"not verified: {e}"
         self.post_message(self.FixApplied(result.message, verification, result.result == "applied", result.journal_id))
 
     async def _verify(self, finding: Finding, timeout: float = 60.0) -> str:
