@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import inspect
 import multiprocessing
 import os
 import statistics
@@ -143,8 +142,6 @@ def instrumented_app() -> Any:
 
     class TimedApp(PitstopApp):
         """PitstopApp that notes when the cache synced, when the full pod table was painted, and what each frame shows."""
-
-        CSS_PATH = str(Path(inspect.getfile(PitstopApp)).with_name(str(PitstopApp.CSS_PATH)))  # not from bench/
 
         def __init__(self, *args: Any, pods: int, timeline: Timeline, **kwargs: Any) -> None:
             self._cache_value: Any = None

@@ -81,6 +81,8 @@ def _job_failed(job: dict[str, Any]) -> bool:
 
 def _counts(ctx: Context, pod: dict[str, Any], failing: list[Failing]) -> list[Failing]:
     """Job pods are job-failed's, except those crash-looping in a Job that has not failed yet."""
+    if not failing:
+        return failing  # a healthy pod (most of a big cluster): no owners to look up
     top = ctx.snapshot.top_owner(pod)
     if top.get("kind") not in ("Job", "CronJob"):
         return failing
