@@ -14,6 +14,8 @@ The surprising parts:
   `https://HOST/api/v3` (`https://api.HOST` for `*.ghe.com`), as the `gh` CLI does.
 - Job logs are a 302 to a signed URL on another host; it is fetched without the token.
 - The token never appears in a repr, a message or a log line.
+- Writes (reviewing a deployment, re-running failed jobs) are never retried: a write that
+  timed out may have happened, and the message says to refresh and look.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import collections
 import errno
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -42,6 +44,7 @@ _GITHUB_HOSTS = frozenset({"github.com", "www.github.com", "ssh.github.com"})
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 _REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _LOG_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
+ReviewState = Literal["approved", "rejected"]
 
 
 # --- where the repository is -------------------------------------------------------------------
@@ -304,6 +307,7 @@ class Run:
     head_sha: str
     run_number: int
     title: str = ""
+    attempt: int = 1  # 2 and up after a re-run
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +387,7 @@ def _run(doc: dict[str, Any], now: datetime) -> Run:
         head_sha=str(doc.get("head_sha") or ""),
         run_number=int(doc.get("run_number") or 0),
         title=str(doc.get("display_title") or ""),
+        attempt=int(doc.get("run_attempt") or 1),
     )
 
 
@@ -492,6 +497,37 @@ class GitHubClient:
             raise self._unexpected()
         return [_pending(d) for d in doc if isinstance(d, dict)]
 
+    async def review_pending_deployments(
+        self, run_id: int, environment_ids: Sequence[int], state: ReviewState, comment: str = ""
+    ) -> list[str]:
+        """Approve or reject what run `run_id` waits for in `environment_ids`; the environments GitHub reviewed.
+
+        GitHub answers 200 with the deployments the review let through (or rejected); only a
+        required reviewer of the environments may review, and a review cannot be taken back.
+        """
+        if state not in ("approved", "rejected"):
+            raise ValueError(f"state must be 'approved' or 'rejected', not {state!r}")
+        ids = [int(i) for i in environment_ids]
+        if not ids:
+            raise ValueError("name at least one environment id to review")
+        verb = "approve" if state == "approved" else "reject"
+        doing = f"{verb} the deployments of run {run_id} of {self.settings.full_name}"
+        body = {"environment_ids": ids, "state": state, "comment": comment}
+        doc = await self._post_json(run_id, "pending_deployments", body, 200, doing)
+        if not isinstance(doc, list):
+            raise self._unexpected()
+        return [str(d.get("environment") or "") for d in doc if isinstance(d, dict)]
+
+    async def rerun_failed_jobs(self, run_id: int, *, debug_logging: bool = False) -> None:
+        """Start a new attempt of run `run_id`'s failed jobs and the jobs that need them (GitHub answers 201).
+
+        GitHub refuses with 403 a run that has not completed, is older than 30 days, or whose
+        token lacks actions:write; the message gives its reason.
+        """
+        doing = f"re-run the failed jobs of run {run_id} of {self.settings.full_name}"
+        body = {"enable_debug_logging": debug_logging}
+        await self._post_json(run_id, "rerun-failed-jobs", body, 201, doing)
+
     async def job_log_tail(self, job_id: int, lines: int = 50) -> list[str]:
         """The last `lines` lines of a job's log, without GitHub's timestamps.
 
@@ -537,14 +573,33 @@ class GitHubClient:
             raise self._unexpected()
         return [i for i in items if isinstance(i, dict) and isinstance(i.get("id"), int)]
 
-    async def _request(self, url: str, params: dict[str, str] | None, *, authorized: bool) -> aiohttp.ClientResponse:
+    async def _request(
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        *,
+        authorized: bool,
+        method: str = "GET",
+        body: dict[str, Any] | None = None,
+        doing: str = "",
+    ) -> aiohttp.ClientResponse:
+        """One request; `doing` names a write, whose timeout leaves open whether it happened."""
         if self._session is None:
             raise RuntimeError("use GitHubClient as `async with GitHubClient(settings) as gh:`")
         headers = {"Authorization": f"Bearer {self.settings.token}"} if authorized else {}
+        data = None
+        if body is not None:
+            data = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
         try:
-            return await self._session.get(url, params=params, headers=headers, allow_redirects=False)
+            return await self._session.request(
+                method, url, params=params, headers=headers, data=data, allow_redirects=False
+            )
         except TimeoutError:
-            raise GitHubError(0, f"the GitHub API at {self._api()} did not answer within {self.timeout:g} s") from None
+            late = f" to {doing}; refresh to see whether it happened" if doing else ""
+            raise GitHubError(
+                0, f"the GitHub API at {self._api()} did not answer within {self.timeout:g} s{late}"
+            ) from None
         except aiohttp.ClientError as e:
             raise GitHubError(0, f"cannot reach the GitHub API at {self._api()} ({_cause(e)})") from None
 
@@ -564,14 +619,89 @@ class GitHubClient:
             links = {str(rel): str(link.get("url")) for rel, link in response.links.items()}
         return doc, links
 
-    async def _raise_for(self, response: aiohttp.ClientResponse, what: str) -> None:
-        status = response.status
+    async def _post_json(self, run_id: int, verb: str, body: dict[str, Any], expected: int, doing: str) -> Any:
+        """POST `body` to `runs/{run_id}/{verb}`; the decoded answer (None when empty) when GitHub answers `expected`.
+
+        `doing` ("approve the deployments of run 1 of o/r") names the write in messages. Never retried.
+        """
+        url = f"{self._repo_url}/actions/runs/{run_id}/{verb}"
+        response = await self._request(url, None, authorized=True, method="POST", body=body, doing=doing)
+        async with response:
+            if response.status != expected:
+                await self._raise_for_write(response, run_id, doing, reviewing=verb == "pending_deployments")
+            try:
+                raw = await response.read()
+            except (TimeoutError, aiohttp.ClientError):
+                raise GitHubError(
+                    0,
+                    f"the GitHub API at {self._api()} broke off its answer to {doing}; "
+                    "refresh to see whether it happened",
+                ) from None
+        try:
+            return orjson.loads(raw) if raw.strip() else None
+        except orjson.JSONDecodeError:
+            raise self._unexpected() from None
+
+    async def _said(self, response: aiohttp.ClientResponse) -> str:
+        """GitHub's `message`, on one line, short, and without the token should a server echo it."""
         try:
             said = str(orjson.loads(await response.read()).get("message") or "")
         except (orjson.JSONDecodeError, AttributeError, aiohttp.ClientError, TimeoutError):
             said = ""
-        said = " ".join(said.split())[:200]
+        if self.settings.token:
+            said = said.replace(self.settings.token, "…")
+        return " ".join(said.split())[:200]
+
+    async def _raise_for_write(
+        self, response: aiohttp.ClientResponse, run_id: int, doing: str, *, reviewing: bool
+    ) -> None:
+        status = response.status
+        said = await self._said(response)
+        self._raise_for_auth(response, status, said)
         full = self.settings.full_name
+        if 200 <= status < 300:
+            raise self._unexpected()
+        if status == 403 and reviewing:
+            raise GitHubError(
+                403,
+                f"GitHub refused to {doing} (403 {said or 'Forbidden'}); only a required reviewer of the "
+                "environment can review it, with a token that has the repo scope (fine-grained: Deployments)",
+            )
+        if status == 403:
+            raise GitHubError(
+                403,
+                f"GitHub would not {doing} (403 {said or 'Forbidden'}); a run can be re-run once it has "
+                "completed and within 30 days, with a token that has actions:write",
+            )
+        if status == 404:
+            raise GitHubError(
+                404, f"run {run_id} of {full} was not found; it may have been deleted, or the token cannot see it"
+            )
+        if status == 409:
+            raise GitHubError(
+                409, f"GitHub could not {doing}: it changed meanwhile (409 {said or 'Conflict'}); refresh and try again"
+            )
+        if status == 422 and reviewing:
+            raise GitHubError(
+                422,
+                f"GitHub would not {doing} (422 {said or 'Unprocessable Entity'}); it may no longer wait "
+                "for those environments, so refresh to see its state",
+            )
+        if status == 422:
+            raise GitHubError(
+                422,
+                f"GitHub would not {doing} (422 {said or 'Unprocessable Entity'}); refresh to see "
+                "whether it can still be re-run",
+            )
+        reason = response.reason or ""
+        raise GitHubError(
+            status,
+            f"the GitHub API at {self._api()} answered {status} {reason} to {doing}; refresh to see whether it "
+            "happened, then try again".replace("  ", " "),
+        )
+
+    def _raise_for_auth(self, response: aiohttp.ClientResponse, status: int, said: str) -> None:
+        """A rejected token or a used-up rate limit, whatever was asked."""
         if status == 401:
             raise GitHubError(
                 401, f"GitHub rejected the token (401 {said or 'Bad credentials'}); check {self.settings.token_source}"
@@ -584,10 +714,14 @@ class GitHubClient:
             raise GitHubError(
                 status, f"GitHub's API rate limit for this token is used up{until}; wait or use another token"
             )
+
+    async def _raise_for(self, response: aiohttp.ClientResponse, what: str) -> None:
+        status = response.status
+        said = await self._said(response)
+        self._raise_for_auth(response, status, said)
+        full = self.settings.full_name
         if status == 403:
-            raise GitHubError(
-                403, f"the token may not read Actions of {full} (403 {said or 'Forbidden'}); give it actions:read"
-            )
+            raise GitHubError(403, f"the token may not read Actions (403 {said or 'Forbidden'}); give it actions:read")
         if status == 404:
             if what == "runs":
                 raise GitHubError(404, f"repository {full} not found or the token cannot see it")

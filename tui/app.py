@@ -198,7 +198,7 @@ class PitstopApp(App[int]):
             settings = SetupNeeded(
                 "Pipelines need a repository: start pitstop with --repo pointing at a GitHub checkout."
             )
-        return PipelinesPane(settings)
+        return PipelinesPane(settings, read_only=self.read_only)
 
     @property
     def main(self) -> Any:

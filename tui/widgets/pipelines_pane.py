@@ -4,6 +4,10 @@ One worker owned by the pane asks GitHub every `refresh_interval` seconds (and a
 when another run is highlighted or `r` is pressed) and posts what it found; the handlers
 here are the only code that changes widgets. A failed request is one red line above the
 last good table, retried on the next tick.
+
+On the highlighted run, `a` approves and `x` rejects the deployments it waits for (after a
+y/n confirmation: a review cannot be taken back) and `f` re-runs its failed jobs. Each is
+one short-lived worker; its outcome is a notification and the run is asked for again.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -20,14 +25,26 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from diagnostics.github import GitHubClient, GitHubError, GitHubSettings, Job, PendingDeployment, Run, SetupNeeded
+from diagnostics.github import (
+    GitHubClient,
+    GitHubError,
+    GitHubSettings,
+    Job,
+    PendingDeployment,
+    ReviewState,
+    Run,
+    SetupNeeded,
+)
 from diagnostics.podstatus import human_duration
+from tui.screens.confirm_action import ConfirmAction
 
 COLUMNS = ("WORKFLOW", "#", "BRANCH", "EVENT", "STATUS", "DURATION", "AGE")
 _STYLE = {"success": "green", "failure": "red", "timed_out": "red", "cancelled": "dim", "skipped": "dim"}
 _MARK = {"success": "✓", "failure": "✗", "timed_out": "✗", "cancelled": "✗", "skipped": "-"}
 _LOG_LINES = 6
 _BRANCH_WIDTH = 26
+_RERUNNABLE = frozenset({"failure", "timed_out", "cancelled", "startup_failure"})
+_ACTIONS = "pipelines-action"  # the worker group of approve, reject and re-run
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +56,11 @@ class RunDetail:
     pending: tuple[PendingDeployment, ...]
     failed_job: str | None = None
     log: tuple[str, ...] = ()
+
+
+def run_name(run: Run) -> str:
+    """`Deploy staging #59`: how GitHub's pages name a run."""
+    return f"{run.workflow_name} #{run.run_number}"
 
 
 def span(seconds: float | None) -> str:
@@ -84,7 +106,9 @@ def render_detail(detail: RunDetail) -> Text:
     """The run's header, its reviews, its jobs; when something broke, only the broken jobs' steps and the log."""
     run = detail.run
     out = Text()
-    out.append(f"{run.workflow_name} #{run.run_number}", style="bold")
+    out.append(run_name(run), style="bold")
+    if run.attempt > 1:
+        out.append(f" · attempt {run.attempt}", style="bold")
     out.append(f" · {run.branch} · {run.head_sha[:7]} · {run.actor}", style="dim")
     if run.title:
         out.append(f" — {run.title}")
@@ -122,7 +146,12 @@ class PipelinesPane(Vertical):
     PipelinesPane #pipelines-runs { height: auto; max-height: 50%; }
     PipelinesPane #pipelines-detail { height: 1fr; border-top: solid $panel-lighten-2; }
     """
-    BINDINGS = [Binding("r", "refresh_pipelines", "Refresh pipelines")]
+    BINDINGS = [
+        Binding("r", "refresh_pipelines", "Refresh pipelines"),
+        Binding("a", "review('approved')", "Approve"),
+        Binding("x", "review('rejected')", "Reject"),
+        Binding("f", "rerun_failed", "Re-run failed jobs"),
+    ]
 
     class RunsLoaded(Message):
         """The worker listed the runs; `waiting_for` names the environments each waiting run needs approved."""
@@ -141,12 +170,27 @@ class PipelinesPane(Vertical):
             super().__init__()
             self.message = message
 
+    class ReviewAsked(Message):
+        """The deployments `run` waits for, asked afresh before the operator confirms a review."""
+
+        def __init__(self, run: Run, state: ReviewState, pending: tuple[PendingDeployment, ...]) -> None:
+            super().__init__()
+            self.run, self.state, self.pending = run, state, pending
+
+    class ActionFinished(Message):
+        """An approve, reject or re-run ended; `text` is the outcome in one sentence."""
+
+        def __init__(self, run: Run, text: str, ok: bool) -> None:
+            super().__init__()
+            self.run, self.text, self.ok = run, text, ok
+
     def __init__(
         self,
         settings: GitHubSettings | SetupNeeded,
         refresh_interval: float = 10.0,
         *,
         per_page: int = 20,
+        read_only: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -155,7 +199,10 @@ class PipelinesPane(Vertical):
         self.settings = settings
         self.refresh_interval = refresh_interval
         self.per_page = per_page
+        self.read_only = read_only
         self.selected: int | None = None
+        self._runs: dict[int, Run] = {}
+        self._acting: str | None = None  # what the action in flight does, e.g. "approving CI #3"
         self._details: dict[int, RunDetail] = {}
         self._requests: asyncio.Queue[int | None] = asyncio.Queue()
         self._poller: Worker[None] | None = None
@@ -236,6 +283,7 @@ class PipelinesPane(Vertical):
         now = datetime.now(UTC)
         keys = [str(r.id) for r in event.runs]
         rows = {str(r.id): _cells(r, event.waiting_for.get(r.id, ()), now) for r in event.runs}
+        self._runs = {r.id: r for r in event.runs}
         self._details = {r.id: self._details[r.id] for r in event.runs if r.id in self._details}
         if [k.value for k in table.rows] == keys:
             for key, cells in rows.items():
@@ -266,11 +314,151 @@ class PipelinesPane(Vertical):
         if event.worker is self._poller and event.state == WorkerState.ERROR:
             self._show_error(f"✗ pipelines stopped: {event.worker.error}; press r to start again")
             self._poller = None
+        elif event.worker.group == _ACTIONS and event.state == WorkerState.ERROR:
+            doing, self._acting = self._acting or "acting on the run", None
+            text = f"{doing[:1].upper()}{doing[1:]} failed: {event.worker.error}"
+            self.notify(text, title="Pipelines", severity="error", timeout=10)
+            self._requests.put_nowait(None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         if event.row_key.value is not None:
             self._select(int(event.row_key.value))
+
+    def on_pipelines_pane_review_asked(self, event: PipelinesPane.ReviewAsked) -> None:
+        run, verb = event.run, "approve" if event.state == "approved" else "reject"
+        if not event.pending:
+            self._acting = None
+            self._refuse(f"{run_name(run)} is no longer waiting for a review; nothing to {verb}.")
+            self._requests.put_nowait(None)
+            return
+        mine = tuple(p for p in event.pending if p.can_approve)
+        if not mine:
+            self._acting = None
+            envs = ", ".join(p.environment for p in event.pending)
+            who = sorted({r for p in event.pending for r in p.reviewers})
+            ask = f"ask one of its reviewers ({', '.join(who)})" if who else "ask one of its reviewers"
+            self._refuse(f"You cannot {verb} {run_name(run)}: GitHub says you may not review {envs}; {ask}.")
+            return
+        assert isinstance(self.settings, GitHubSettings)
+        settings, envs = self.settings, ", ".join(p.environment for p in mine)
+        if event.state == "approved":
+            question = f"Approve the deployment of {run_name(run)} to {envs}?"
+            warning = f"This cannot be undone: once approved, the jobs waiting for {envs} start at once."
+        else:
+            question = f"Reject the deployment of {run_name(run)} to {envs}?"
+            warning = (
+                "This cannot be undone: the waiting jobs fail, and so does the run; a new run is needed to deploy."
+            )
+        facts = [
+            ("run", f"#{run.run_number} (id {run.id}) · {run.branch} · {run.head_sha[:7]} · {run.actor}"),
+            ("workflow", run.workflow_name),
+            ("environment" if len(mine) == 1 else "environments", envs),
+        ]
+        if run.title:
+            facts.insert(1, ("title", run.title))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send_review(settings, run, event.state, mine)
+            else:
+                self._acting = None
+
+        self.app.push_screen(ConfirmAction(f"{verb.capitalize()} deployment", question, facts, warning), answered)
+
+    def on_pipelines_pane_action_finished(self, event: PipelinesPane.ActionFinished) -> None:
+        self._acting = None
+        self._details.pop(event.run.id, None)  # its jobs changed: show them as GitHub has them now
+        self.notify(event.text, title=run_name(event.run), severity="information" if event.ok else "error", timeout=8)
+        self._requests.put_nowait(None)
+
+    # --- actions on the highlighted run: refusals here, network work in workers ---
+
+    def action_review(self, state: ReviewState) -> None:
+        verb = "approve" if state == "approved" else "reject"
+        run = self._run_to_act_on(verb)
+        if run is None or not isinstance(self.settings, GitHubSettings):
+            return
+        if run.status != "waiting":
+            self._refuse(
+                f"{run_name(run)} is not waiting for approval ({_state(run)}); only a waiting run can be {state}."
+            )
+            return
+        self._acting = f"{'approving' if state == 'approved' else 'rejecting'} {run_name(run)}"
+        self._ask_pending(self.settings, run, state)
+
+    def action_rerun_failed(self) -> None:
+        run = self._run_to_act_on("re-run")
+        if run is None or not isinstance(self.settings, GitHubSettings):
+            return
+        if run.status != "completed":
+            self._refuse(f"{run_name(run)} is still {_state(run)}; only a finished run with failed jobs can be re-run.")
+            return
+        if run.conclusion not in _RERUNNABLE:
+            self._refuse(f"{run_name(run)} ended in {run.conclusion or 'success'}; it has no failed jobs to re-run.")
+            return
+        self._acting = f"re-running the failed jobs of {run_name(run)}"
+        self._rerun(self.settings, run)
+
+    def _run_to_act_on(self, verb: str) -> Run | None:
+        """The highlighted run, or None after saying in one sentence why nothing can be done now."""
+        if isinstance(self.settings, SetupNeeded):
+            self._refuse(self.settings.message)
+            return None
+        run = self._runs.get(self.selected) if self.selected is not None else None
+        if run is None:
+            self._refuse(f"Highlight a run first: nothing to {verb} yet.")
+            return None
+        if self.read_only or getattr(self.app, "read_only", False):
+            self._refuse(f"pitstop is read-only, so it will not {verb} {run_name(run)}; start it without --read-only.")
+            return None
+        if self._acting is not None:
+            self._refuse(f"Still {self._acting}; wait for it to finish.")
+            return None
+        return run
+
+    def _refuse(self, sentence: str) -> None:
+        self.notify(sentence, title="Pipelines", severity="warning", timeout=6)
+
+    @work(group=_ACTIONS, exit_on_error=False)
+    async def _ask_pending(self, settings: GitHubSettings, run: Run, state: ReviewState) -> None:
+        try:
+            async with GitHubClient(settings) as gh:
+                pending = tuple(await gh.pending_deployments(run.id))
+        except GitHubError as e:
+            self.post_message(self.ActionFinished(run, e.message, False))
+            return
+        self.post_message(self.ReviewAsked(run, state, pending))
+
+    @work(group=_ACTIONS, exit_on_error=False)
+    async def _send_review(
+        self, settings: GitHubSettings, run: Run, state: ReviewState, pending: tuple[PendingDeployment, ...]
+    ) -> None:
+        ids = [p.environment_id for p in pending]
+        comment = f"{'Approved' if state == 'approved' else 'Rejected'} from pitstop"
+        try:
+            async with GitHubClient(settings) as gh:
+                reviewed = await gh.review_pending_deployments(run.id, ids, state, comment)
+        except GitHubError as e:
+            self.post_message(self.ActionFinished(run, e.message, False))
+            return
+        envs = ", ".join(e for e in reviewed if e) or ", ".join(p.environment for p in pending)
+        if state == "approved":
+            text = f"Approved {run_name(run)} for {envs}; its deployment proceeds."
+        else:
+            text = f"Rejected {run_name(run)} for {envs}; its waiting jobs fail."
+        self.post_message(self.ActionFinished(run, text, True))
+
+    @work(group=_ACTIONS, exit_on_error=False)
+    async def _rerun(self, settings: GitHubSettings, run: Run) -> None:
+        try:
+            async with GitHubClient(settings) as gh:
+                await gh.rerun_failed_jobs(run.id)
+        except GitHubError as e:
+            self.post_message(self.ActionFinished(run, e.message, False))
+            return
+        text = f"Re-running the failed jobs of {run_name(run)} as attempt {run.attempt + 1}."
+        self.post_message(self.ActionFinished(run, text, True))
 
     def _select(self, run_id: int) -> None:
         if run_id == self.selected:
@@ -288,6 +476,13 @@ class PipelinesPane(Vertical):
     @property
     def _full_name(self) -> str:
         return self.settings.full_name if isinstance(self.settings, GitHubSettings) else ""
+
+
+def _state(run: Run) -> str:
+    """`in progress`, `queued`, `completed: failure`: what a refusal says the run is doing."""
+    if run.status == "completed":
+        return f"completed: {run.conclusion or 'success'}"
+    return run.status.replace("_", " ")
 
 
 def _cells(run: Run, waiting_for: tuple[str, ...], now: datetime) -> tuple[Text | str, ...]:
