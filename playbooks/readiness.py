@@ -152,9 +152,7 @@ class Readiness:
         severity: Severity = "error" if v.blockers else "warning" if v.warnings or skipped else "info"
         counts = f"{len(v.blockers)} blocker(s), {len(v.warnings)} warning(s)"
         lines = [f"{v.verdict} for {v.namespace}: {counts}."]
-        lines += [
-            f"Blocker {f.id}: {f.title} ({f.object}). Way out: {fix_command(f, v.namespace)}" for f in v.blockers
-        ]
+        lines += [f"Blocker {f.id}: {f.title} ({f.object}). Way out: {fix_command(f, v.namespace)}" for f in v.blockers]
         lines += [f"Warning {f.id}: {f.title} ({f.object})." for f in v.warnings]
         lines += [f"Not checked: {o.id} ({o.error})." for o in skipped]
         evidence = tuple(
