@@ -15,6 +15,7 @@ BUILTIN = (
     "playbooks.pod_pending",
     "playbooks.image_pull",
     "playbooks.secret_missing",
+    "playbooks.env_drift",
     "playbooks.crash_loop",
     "playbooks.dependency_missing",
     "playbooks.job_failed",

@@ -19,6 +19,7 @@ BUILTIN_IDS = [
     "pod-pending",
     "image-pull",
     "secret-missing",
+    "env-drift",
     "crash-loop",
     "dependency-missing",
     "job-failed",

@@ -21,6 +21,8 @@ def test_demo_with_playbooks_reports_the_seeded_incidents(tmp_path, monkeypatch,
         ("secret-missing", "Job", "coditect-backend-migration"),
         ("migration-conflict", "DjangoApp", "licenses"),
         ("crash-loop", "Deployment", "coditect-backend"),  # I9 seen from the pods
+        ("env-drift", "Job", "coditect-backend-migration"),  # I2, I3
+        ("env-drift", "File", ".env.example"),  # names the Deployment sets that the example env lacks
         ("dependency-missing", "Service", "redis"),  # I9
         ("schema-drift", "DjangoApp", "tenants"),  # I8
         ("contract-drift", "File", "frontend/src/types/index.ts"),  # I6
