@@ -21,16 +21,15 @@ read for its names and nothing else. Those findings are informational and are ab
 from __future__ import annotations
 
 import asyncio
-import difflib
-import os
 import re
-from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from diagnostics import imageref
+from diagnostics import dotenv, imageref
 from diagnostics.diffs import unified
+from diagnostics.dotenv import Dotenv
 from diagnostics.findings import (
     Evidence,
     FilePlan,
@@ -43,8 +42,8 @@ from diagnostics.findings import (
     finding_id,
     stable_id,
 )
-from diagnostics.fixes import clone, pod_spec, template_fixes
-from diagnostics.repo import SKIP_DIRS
+from diagnostics.fixes import TEMPLATE_PATH, PodSpecChange, clone, template_fixes
+from diagnostics.pymodules import PythonTree
 from playbooks import crash_causes
 from playbooks.base import Context
 from playbooks.evidence import owner_ref, waiting_states
@@ -54,18 +53,12 @@ REFERENCE_KINDS = ("Deployment", "StatefulSet")  # long-running workloads whose 
 RUN_KINDS = ("Job", "CronJob")
 TEMPLATE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
 PODS_READ = 2  # newest pods whose logs are read: the runs of one template fail alike
-DOTENV_FILES = (".env.example", ".env.sample", ".env.template", ".env.dist", ".env")  # first found is compared
-DOTENV_DEPTH = 2  # directories below the root searched for them (backend/.env.example)
 DOTENV_MIN_SHARED = 3  # names a Deployment must share with a .env file to be the app it describes
-SCAN_FILES = 5000  # Python files read to find where a name is used
-SCAN_BYTES = 512 * 1024
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(?P<rest>.*)$")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 _NO_MODULE = re.compile(r"ModuleNotFoundError: No module named '(?P<name>[^']+)'")
 _SETTING_EMPTY = re.compile(r"The (?P<name>[A-Z][A-Z0-9_]*) setting must not be empty")
-_PROJECT_MARKERS = ("manage.py", "pyproject.toml", "setup.py", "setup.cfg")
 
 DriftKind = Literal["env-missing", "envfrom-missing", "env-ref"]
 
@@ -159,6 +152,14 @@ def _image_repository(image: Any) -> str | None:
         return None
 
 
+def template(obj: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec inside a workload (or a Pod), read only: {} where the object has none."""
+    cur = obj
+    for key in TEMPLATE_PATH.get(str(obj.get("kind")), ("spec", "template", "spec")):
+        cur = _dict(cur.get(key))
+    return cur
+
+
 def _images(spec: MutableMapping[str, Any]) -> set[str]:
     return {r for s in slots(spec) if (r := _image_repository(s.spec.get("image")))}
 
@@ -212,30 +213,57 @@ class Drift:
     provides: frozenset[str] = frozenset()  # for an envFrom source: the names it brings
 
 
-def reference_for(snap: Any, run: dict[str, Any]) -> tuple[dict[str, Any], bool] | None:
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A Deployment or StatefulSet, read once, that Jobs may be compared with."""
+
+    obj: dict[str, Any]
+    name: str
+    images: frozenset[str]
+    env_names: frozenset[str]
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> Candidate:
+        spec = template(obj)
+        names = frozenset(n for s in slots(spec) for n in env_entries(s.spec))
+        return cls(obj, _name(obj), frozenset(_images(spec)), names)
+
+
+def candidates(snap: Any) -> dict[str, list[Candidate]]:
+    """The reference workloads by namespace."""
+    out: dict[str, list[Candidate]] = {}
+    for kind in REFERENCE_KINDS:
+        for obj in snap.list(kind):
+            out.setdefault(_ns(obj), []).append(Candidate.of(obj))
+    return out
+
+
+def reference_for(run: dict[str, Any], among: Sequence[Candidate]) -> tuple[dict[str, Any], bool] | None:
     """The Deployment (or StatefulSet) a Job or CronJob should share its env with, and whether it is named after it.
 
     Named after it (`NAME-…`) and running the same image repository beats either alone; among equals the
     longest name, then the most env names in common.
     """
-    ns, name = _ns(run), _name(run)
-    run_spec = pod_spec(clone(run))
-    images = _images(run_spec)
-    run_names = {n for s in slots(run_spec) for n in env_entries(s.spec)}
+    name = _name(run)
+    spec = template(run)
+    images = _images(spec)
+    run_names = {n for s in slots(spec) for n in env_entries(s.spec)}
     best: tuple[dict[str, Any], bool] | None = None
     best_key: tuple[int, int, int, int, int] | None = None
-    for kind in REFERENCE_KINDS:
-        for ref in snap.list(kind, ns):
-            ref_name = _name(ref)
-            spec = pod_spec(clone(ref))
-            named = bool(ref_name) and name.startswith(ref_name + "-")
-            same_image = bool(images & _images(spec))
-            if not (named or same_image):
-                continue
-            shared = len(run_names & {n for s in slots(spec) for n in env_entries(s.spec)})
-            key = (int(named and same_image), int(same_image), int(named), len(ref_name) if named else 0, shared)
-            if best_key is None or key > best_key:
-                best, best_key = (ref, named), key
+    for c in among:
+        named = bool(c.name) and name.startswith(c.name + "-")
+        same_image = bool(images & c.images)
+        if not (named or same_image):
+            continue
+        key = (
+            int(named and same_image),
+            int(same_image),
+            int(named),
+            len(c.name) if named else 0,
+            len(run_names & c.env_names),
+        )
+        if best_key is None or key > best_key:
+            best, best_key = (c.obj, named), key
     return best
 
 
@@ -419,180 +447,6 @@ def _not_started(snap: Any, workload: dict[str, Any]) -> list[Evidence]:
     return []
 
 
-# --- the repository: Python modules, where names are read, .env files --------------------------------------
-
-
-def _walk(root: Path, depth: int | None = None) -> Iterator[tuple[Path, list[str], list[str]]]:
-    base = len(root.parts)
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in SKIP_DIRS
-            and not d.startswith(".")
-            and not d.endswith(".egg-info")
-            and not (here / d / "pyvenv.cfg").exists()
-        )
-        if depth is not None and len(here.parts) - base >= depth:
-            dirnames[:] = []
-        yield here, dirnames, filenames
-
-
-@dataclass
-class PythonTree:
-    """A repository's Python modules as `import` would find them from its Python roots, read from paths only."""
-
-    root: Path
-    roots: list[Path] = field(default_factory=list)
-    _modules: list[str] | None = None
-
-    @classmethod
-    def of(cls, root: Path) -> PythonTree:
-        roots: list[Path] = []
-        for here, _dirs, files in _walk(root):
-            if any(m in files for m in _PROJECT_MARKERS):
-                roots.append(here)
-                if (here / "src").is_dir():
-                    roots.append(here / "src")
-        roots.append(root)  # top-level packages
-        return cls(root, list(dict.fromkeys(roots)))
-
-    def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
-    def find(self, dotted: str) -> Path | None:
-        """The file of module `dotted` (`pkg/mod.py` or `pkg/mod/__init__.py`), or its namespace package directory."""
-        parts = dotted.split(".")
-        if not all(p.isidentifier() for p in parts):
-            return None
-        for root in self.roots:
-            base = root.joinpath(*parts)
-            for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
-                if candidate.is_file():
-                    return candidate
-            if base.is_dir() and any(base.glob("*.py")):
-                return base
-        return None
-
-    def modules(self) -> list[str]:
-        """Every module under the roots, dotted: top-level files, and packages (directories with `__init__.py`)."""
-        if self._modules is None:
-            found: set[str] = set()
-            for root in self.roots:
-                for here, dirs, files in _walk(root, depth=8):
-                    rel = here.relative_to(root).parts
-                    # below the root, only packages: `backend/` without __init__.py is a root, not a package
-                    dirs[:] = [d for d in dirs if d.isidentifier() and (here / d / "__init__.py").is_file()]
-                    for f in files:
-                        if f.endswith(".py") and f[:-3].isidentifier():
-                            parts = [*rel] if f == "__init__.py" else [*rel, f[:-3]]
-                            if parts:
-                                found.add(".".join(parts))
-            self._modules = sorted(found)
-        return self._modules
-
-    def has_python(self) -> bool:
-        return bool(self.modules())
-
-    def closest(self, dotted: str) -> str | None:
-        """The existing module most like `dotted`: the longest shared tail (`settings.production`), then the name."""
-        want = dotted.split(".")
-        best, best_key = None, (0, 0.0)
-        for mod in self.modules():
-            parts = mod.split(".")
-            tail = 0
-            while tail < min(len(parts), len(want)) and parts[-1 - tail] == want[-1 - tail]:
-                tail += 1
-            head = 0
-            while head < min(len(parts), len(want)) and parts[head] == want[head]:
-                head += 1
-            ratio = difflib.SequenceMatcher(None, dotted, mod).ratio()
-            key = (tail + head, ratio)
-            if (tail + head > 0 or ratio >= 0.75) and (len(parts) == len(want) or tail >= 2) and key > best_key:
-                best, best_key = mod, key
-        return best
-
-    def readers(self, names: Sequence[str]) -> dict[str, Location]:
-        """For each env name, the first place a Python file of the project quotes it ("NAME" / 'NAME')."""
-        if not names:
-            return {}
-        pattern = re.compile(r"""["'](""" + "|".join(re.escape(n) for n in names) + r""")["']""")
-        out: dict[str, Location] = {}
-        seen = 0
-        for root in self.roots[:-1] or self.roots:
-            for here, _dirs, files in _walk(root):
-                for f in files:
-                    if not f.endswith(".py"):
-                        continue
-                    path = here / f
-                    seen += 1
-                    if seen > SCAN_FILES or len(out) == len(names):
-                        return out
-                    try:
-                        if path.stat().st_size > SCAN_BYTES:
-                            continue
-                        text = path.read_text(encoding="utf-8", errors="replace")
-                    except OSError:
-                        continue
-                    for lineno, line in enumerate(text.splitlines(), 1):
-                        for m in pattern.finditer(line):
-                            out.setdefault(m[1], Location(self.rel(path), lineno))
-        return out
-
-
-def dotenv_names(text: str) -> list[str]:
-    """The names a .env file defines, in order; values are skipped as they are read and never kept.
-
-    `export NAME=…` and quoted values over several lines (python-dotenv's format) are understood.
-    """
-    names: list[str] = []
-    quote: str | None = None
-    for line in text.splitlines():
-        if quote is not None:  # inside a multi-line quoted value
-            if quote in line:
-                quote = None
-            continue
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        m = _DOTENV_LINE.match(line)
-        if m is None:
-            continue
-        if m["name"] not in names:
-            names.append(m["name"])
-        rest = m["rest"].strip()
-        if rest[:1] in ("'", '"') and rest[0] not in rest[1:]:  # the value goes on over the next lines
-            quote = rest[0]
-    return names
-
-
-@dataclass(frozen=True, slots=True)
-class Dotenv:
-    path: str  # relative to the repository root
-    names: tuple[str, ...]
-    example: bool  # a committed example (fixable), not a developer's own .env
-
-    def __str__(self) -> str:
-        return self.path
-
-
-def dotenv_files(root: Path) -> list[Dotenv]:
-    """One .env file per directory (the example if there is one), near the root; unreadable ones are skipped."""
-    out: list[Dotenv] = []
-    for here, _dirs, files in _walk(root, depth=DOTENV_DEPTH):
-        for name in DOTENV_FILES:
-            if name not in files:
-                continue
-            path = here / name
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            out.append(Dotenv(path.relative_to(root).as_posix(), tuple(dotenv_names(text)), name != ".env"))
-            break
-    return out
-
-
 # --- the playbook -----------------------------------------------------------------------------------------
 
 
@@ -641,7 +495,7 @@ def _is_module_name(name: str) -> bool:
 
 def module_uses(workload: dict[str, Any], ref: ObjectRef) -> list[_ModuleUse]:
     found: dict[tuple[str, str], list[str]] = {}
-    for s in slots(pod_spec(clone(workload))):
+    for s in slots(template(workload)):
         for name, entry in env_entries(s.spec).items():
             value = entry.get("value")
             if _is_module_name(name) and isinstance(value, str) and _DOTTED.fullmatch(value.split(":", 1)[0]):
@@ -660,8 +514,8 @@ def _container(spec: MutableMapping[str, Any], slot: Slot) -> MutableMapping[str
     return group[slot.index] if slot.index < len(group) and isinstance(group[slot.index], MutableMapping) else None
 
 
-def _add_env(ref_slot: Slot, run_slot: Slot, name: str, entry: dict[str, Any]) -> Any:
-    order = [n for n in env_entries(ref_slot.spec)]
+def _add_env(ref_slot: Slot, run_slot: Slot, name: str, entry: dict[str, Any]) -> PodSpecChange:
+    order = list(env_entries(ref_slot.spec))
     before = order[: order.index(name)] if name in order else []
 
     def change(spec: MutableMapping[str, Any]) -> None:
@@ -684,7 +538,7 @@ def _add_env(ref_slot: Slot, run_slot: Slot, name: str, entry: dict[str, Any]) -
     return change
 
 
-def _set_value_from(run_slot: Slot, name: str, entry: dict[str, Any]) -> Any:
+def _set_value_from(run_slot: Slot, name: str, entry: dict[str, Any]) -> PodSpecChange:
     def change(spec: MutableMapping[str, Any]) -> None:
         c = _container(spec, run_slot)
         for e in _list(c.get("env")) if c is not None else ():
@@ -695,7 +549,7 @@ def _set_value_from(run_slot: Slot, name: str, entry: dict[str, Any]) -> Any:
     return change
 
 
-def _add_env_from(run_slot: Slot, source: dict[str, Any]) -> Any:
+def _add_env_from(run_slot: Slot, source: dict[str, Any]) -> PodSpecChange:
     def change(spec: MutableMapping[str, Any]) -> None:
         c = _container(spec, run_slot)
         if c is None:
@@ -709,7 +563,7 @@ def _add_env_from(run_slot: Slot, source: dict[str, Any]) -> Any:
     return change
 
 
-def _set_module(name: str, wrong: str, right: str) -> Any:
+def _set_module(name: str, wrong: str, right: str) -> PodSpecChange:
     def change(spec: MutableMapping[str, Any]) -> None:
         for group in ("initContainers", "containers"):
             for c in _list(spec.get(group)):
@@ -720,7 +574,7 @@ def _set_module(name: str, wrong: str, right: str) -> Any:
     return change
 
 
-def _both(changes: Sequence[Any]) -> Any:
+def _both(changes: Sequence[PodSpecChange]) -> PodSpecChange:
     def change(spec: MutableMapping[str, Any]) -> None:
         for c in changes:
             c(spec)
@@ -740,6 +594,7 @@ class EnvDrift:
         runs: list[_Run] = []
         uses: list[_ModuleUse] = []
         references: dict[int, dict[str, Any]] = {}
+        among = candidates(snap)
         for kind in TEMPLATE_KINDS:
             for obj in snap.list(kind):
                 if _finished_job(obj) or snap.owner(obj) is not None:
@@ -748,7 +603,7 @@ class EnvDrift:
                 if not ctx.in_scope(ref):
                     continue
                 uses += module_uses(obj, ref)
-                found = reference_for(snap, obj) if kind in RUN_KINDS else None
+                found = reference_for(obj, among.get(ref.namespace or "default", ())) if kind in RUN_KINDS else None
                 if found is not None:
                     references[id(obj)] = found[0]
                     run = self._compare(snap, obj, ref, *found)
@@ -764,7 +619,7 @@ class EnvDrift:
 
     def _compare(self, snap: Any, run: dict[str, Any], ref: ObjectRef, reference: dict[str, Any], named: bool) -> _Run:
         ns = _ns(run)
-        ref_spec, run_spec = pod_spec(clone(reference)), pod_spec(clone(run))
+        ref_spec, run_spec = template(reference), template(run)
         same_image = bool(_images(ref_spec) & _images(run_spec))
         out: list[Drift] = []
         for ref_slot, run_slot in container_pairs(ref_spec, run_spec, named):
@@ -1017,7 +872,7 @@ class EnvDrift:
     def _reference_value(reference: dict[str, Any] | None, name: str) -> str | None:
         if reference is None:
             return None
-        for s in slots(pod_spec(clone(reference))):
+        for s in slots(template(reference)):
             value = env_entries(s.spec).get(name, {}).get("value")
             if isinstance(value, str):
                 return value
@@ -1026,7 +881,7 @@ class EnvDrift:
     # --- the repository's .env against the cluster -------------------------------------------------------
 
     def _dotenv_findings(self, ctx: Context, root: Path) -> list[Finding]:
-        files = dotenv_files(root)
+        files = dotenv.files(root)
         if not files:
             return []
         snap = ctx.snapshot
@@ -1068,7 +923,7 @@ class EnvDrift:
     @staticmethod
     def _effective_names(snap: Any, obj: dict[str, Any]) -> set[str]:
         names: set[str] = set()
-        for s in slots(pod_spec(clone(obj))):
+        for s in slots(template(obj)):
             names |= set(env_entries(s.spec))
             for src in env_from(s.spec):
                 names |= {src.prefix + k for k in _object_keys(snap.get(src.kind, _ns(obj), src.name)) or ()}

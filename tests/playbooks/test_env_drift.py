@@ -10,12 +10,13 @@ from typing import Any, cast
 
 import pytest
 
+from diagnostics.dotenv import names as dotenv_names
 from diagnostics.findings import Finding
 from diagnostics.logs import Logs
 from diagnostics.repo import Repository
 from diagnostics.snapshot import Snapshot
 from playbooks.base import Context
-from playbooks.env_drift import PLAYBOOK, dotenv_names
+from playbooks.env_drift import PLAYBOOK
 from tests.conftest import wait_for
 from tests.playbooks.demo import NS as DEMO_NS
 from tests.playbooks.demo import Demo
