@@ -41,35 +41,14 @@ from typing import Literal
 
 from diagnostics import pyast
 from diagnostics.findings import Location
+from diagnostics.repo import SKIP_DIRS
 
 Convention = Literal["camelCase", "snake_case"]
 DriftKind = Literal["renamed", "extra", "missing", "type"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-_SKIP_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "node_modules",
-        ".venv",
-        "venv",
-        "vendor",
-        "third_party",
-        ".tox",
-        ".nox",
-        "__pycache__",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        "site-packages",
-        "dist-packages",
-        "dist",
-        "build",
-        "coverage",
-        ".next",
-    }
-)
+# the repository's own skip list, plus build output a frontend leaves next to its sources
+_SKIP_DIRS = SKIP_DIRS | {"dist-packages", "dist", "build", "coverage", ".next"}
 _PREFIX = re.compile(r"I(?=[A-Z][a-z])")
 _SUFFIXES = ("Response", "Dto", "DTO")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,3 +58,19 @@ class Playbook(Protocol):
     uses_registry: bool
 
     async def run(self, ctx: Context) -> list[Finding]: ...
+
+
+class RepositoryPlaybook:
+    """A playbook that reads only the repository: `check` (plain, blocking file reads) runs on a worker thread."""
+
+    kinds: tuple[str, ...] = ()
+    uses_repo = True
+    uses_registry = False
+
+    async def run(self, ctx: Context) -> list[Finding]:
+        if ctx.repo_root is None:
+            return []
+        return await asyncio.to_thread(self.check, ctx, ctx.repo_root)
+
+    def check(self, ctx: Context, root: Path) -> list[Finding]:
+        raise NotImplementedError

@@ -10,7 +10,6 @@ interfaces follow (camelCase or snake_case). The fix rewrites that one interface
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from diagnostics import contracts
@@ -29,23 +28,17 @@ from diagnostics.findings import (
     sort_findings,
     stable_id,
 )
-from playbooks.base import Context
+from playbooks.base import Context, RepositoryPlaybook
 
 ID = "contract-drift"
 
 
-class ContractDrift:
+class ContractDrift(RepositoryPlaybook):
     id = ID
     title = "Frontend types that disagree with the Django API"
-    kinds: tuple[str, ...] = ()
-    uses_repo = True
-    uses_registry = False
 
-    async def run(self, ctx: Context) -> list[Finding]:
-        if ctx.repo_root is None:
-            return []
-        root = ctx.repo_root
-        return await asyncio.to_thread(_check, ctx, root)
+    def check(self, ctx: Context, root: Path) -> list[Finding]:
+        return _check(ctx, root)
 
 
 def _check(ctx: Context, root: Path) -> list[Finding]:

@@ -8,7 +8,6 @@ not parse, each with file:line. A conflict's fix is the merge file exactly as
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from diagnostics.diffs import unified
@@ -24,23 +23,17 @@ from diagnostics.findings import (
     stable_id,
 )
 from diagnostics.migrations import alembic, django
-from playbooks.base import Context
+from playbooks.base import Context, RepositoryPlaybook
 
 ID = "migration-conflict"
 
 
-class MigrationConflict:
+class MigrationConflict(RepositoryPlaybook):
     id = ID
     title = "Migration graphs that would stop a deploy"
-    kinds: tuple[str, ...] = ()
-    uses_repo = True
-    uses_registry = False
 
-    async def run(self, ctx: Context) -> list[Finding]:
-        if ctx.repo_root is None:
-            return []
-        root = ctx.repo_root
-        return await asyncio.to_thread(lambda: self._django(ctx, root) + self._alembic(ctx, root))
+    def check(self, ctx: Context, root: Path) -> list[Finding]:
+        return self._django(ctx, root) + self._alembic(ctx, root)
 
     def _django(self, ctx: Context, root: Path) -> list[Finding]:
         out: list[Finding] = []

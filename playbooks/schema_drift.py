@@ -22,7 +22,6 @@ on the merge migration.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from diagnostics.diffs import unified
@@ -42,26 +41,17 @@ from diagnostics.findings import (
 from diagnostics.migrations import django
 from diagnostics.migrations.replay import AppDrift, ModelClass, Place, check_project, column_of, table_of
 from diagnostics.migrations.replay import add_field_migration as write_add_fields
-from playbooks.base import Context
+from playbooks.base import Context, RepositoryPlaybook
 
 ID = "schema-drift"
 MAKEMIGRATIONS_CHECK = "what python manage.py makemigrations --check --dry-run would print"
 
 
-class SchemaDrift:
+class SchemaDrift(RepositoryPlaybook):
     id = ID
     title = "Model fields without migrations"
-    kinds: tuple[str, ...] = ()
-    uses_repo = True
-    uses_registry = False
 
-    async def run(self, ctx: Context) -> list[Finding]:
-        if ctx.repo_root is None:
-            return []
-        root = ctx.repo_root
-        return await asyncio.to_thread(self._check, ctx, root)
-
-    def _check(self, ctx: Context, root: Path) -> list[Finding]:
+    def check(self, ctx: Context, root: Path) -> list[Finding]:
         out: list[Finding] = []
         for project in django.find_projects(root):
             graph = django.load_graph(project)
